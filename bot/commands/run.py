@@ -1,0 +1,78 @@
+"""``fanbot run``: the whole product on one machine, with the LINE emulator and demo data."""
+
+from __future__ import annotations
+
+import click
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import run_simple
+
+from bot.settings import Settings, SettingsError, demo_environment
+
+EMULATOR_PREFIX = "/emulator"
+
+
+def dev_settings(environ: dict[str, str]) -> Settings:
+    """Settings for `make run`: the user's variables win, demo values fill the gaps."""
+    port = int(environ.get("PORT") or 8000)
+    merged = {**demo_environment(port), **{k: v for k, v in environ.items() if v}}
+    return Settings.from_env(merged)
+
+
+@click.command()
+@click.option("--no-demo-data", is_flag=True, help="Do not load the demo fans and answers.")
+def run(no_demo_data: bool) -> None:
+    """Serve the bot, admin pages and (with LINE_API_BASE_URL on this server) the LINE emulator."""
+    import os
+
+    from bot.app import create_app
+
+    try:
+        settings = dev_settings(dict(os.environ))
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+    base = f"http://{settings.host}:{settings.port}"
+    own_emulator = settings.line_api_base_url == base + EMULATOR_PREFIX or (
+        settings.line_api_base_url == f"http://localhost:{settings.port}{EMULATOR_PREFIX}"
+    )
+    # The URLs come first so they are the first thing a newcomer sees.
+    click.echo(f"fanbot is starting at {base}/")
+    click.echo(f"  LINE webhook:   {base}/callback")
+    click.echo(f"  health check:   {base}/healthz")
+    if own_emulator:
+        click.echo(f"  LINE emulator:  {base}{EMULATOR_PREFIX}/   (play a fan here)")
+    else:
+        click.echo(f"  LINE API:       {settings.line_api_base_url or 'the real LINE platform'}")
+    click.echo(f"  database:       {settings.database_url}")
+
+    from data.database import make_engine
+    from data.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    if not no_demo_data:
+        from data.database import make_session_factory
+        from data.demo import load_demo_data
+
+        with make_session_factory(engine)() as session, session.begin():
+            created = load_demo_data(session)
+        if created:
+            click.echo(f"  demo data:      {created} demo respondents loaded")
+    engine.dispose()
+
+    app = create_app(settings)
+    wsgi = app.wsgi_app
+    if own_emulator:
+        from bot.emulator import EmulatorConfig, create_emulator_app
+        from bot.emulator.contract import default_spec_dir
+
+        emulator = create_emulator_app(
+            EmulatorConfig(
+                channel_secret=settings.line_channel_secret,
+                channel_access_token=settings.line_channel_access_token,
+                webhook_url=f"{base}/callback",
+                spec_dir=settings.line_openapi_dir or default_spec_dir(),
+            )
+        )
+        wsgi = DispatcherMiddleware(app.wsgi_app, {EMULATOR_PREFIX: emulator})
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
+    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)

@@ -1,0 +1,165 @@
+"""The one module that talks to the LINE Messaging API.
+
+Builds ``linebot.v3`` requests, sets retry keys, and turns every failure into a
+`LineApiError` that says whether trying again can help. Tests point it at the
+emulator by ``LINE_API_BASE_URL``; nothing here knows which one it talks to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    MessagingApi,
+    MessagingApiBlob,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from linebot.v3.messaging import Message as LineMessage
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LINE_API_HOST = "https://api.line.me"
+LINE_DATA_API_HOST = "https://api-data.line.me"
+
+
+@dataclass
+class LineApiError(Exception):
+    """A failed Messaging API call, classified for the caller's retry decision."""
+
+    status: int | None
+    message: str
+    retryable: bool
+    retry_after_seconds: float | None = None
+    accepted_request_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"LINE API error {self.status}: {self.message}"
+
+    @property
+    def already_accepted(self) -> bool:
+        """409 on a retry key: the platform accepted this exact request before."""
+        return self.status == 409 and self.accepted_request_id is not None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    request_id: str | None
+    sent_message_ids: list[str]
+    already_accepted: bool = False
+
+
+class LineClient:
+    def __init__(self, settings: Settings) -> None:
+        self._timeout = settings.line_timeout_seconds
+        self._api = self._make(
+            settings.line_api_base_url or LINE_API_HOST, settings.line_channel_access_token
+        )
+        self._data = self._make(
+            settings.line_api_data_base_url or LINE_DATA_API_HOST, settings.line_channel_access_token
+        )
+
+    @staticmethod
+    def _make(host: str, token: str) -> ApiClient:
+        config = Configuration(host=host, access_token=token)
+        # Our callers decide about retries (with retry keys); urllib3 must not resend on its own.
+        config.retries = False
+        return ApiClient(config)
+
+    def close(self) -> None:
+        self._api.close()
+        self._data.close()
+
+    @property
+    def messaging(self) -> MessagingApi:
+        return MessagingApi(self._api)
+
+    @property
+    def blob(self) -> MessagingApiBlob:
+        return MessagingApiBlob(self._data)
+
+    def reply(self, reply_token: str, messages: Sequence[LineMessage]) -> None:
+        request = ReplyMessageRequest(
+            replyToken=reply_token, messages=list(messages), notificationDisabled=False
+        )
+        self._call(self.messaging.reply_message_with_http_info, request)
+
+    def push(self, to: str, messages: Sequence[LineMessage], retry_key: str) -> SendResult:
+        request = PushMessageRequest(to=to, messages=list(messages), notificationDisabled=False)
+        try:
+            response = self._call(
+                self.messaging.push_message_with_http_info, request, x_line_retry_key=retry_key
+            )
+        except LineApiError as error:
+            if error.already_accepted:
+                return SendResult(
+                    request_id=error.accepted_request_id, sent_message_ids=[], already_accepted=True
+                )
+            raise
+        data = response.data
+        sent = [m.id for m in (data.sent_messages or [])] if data is not None else []
+        headers = response.headers or {}
+        return SendResult(request_id=headers.get("x-line-request-id"), sent_message_ids=sent)
+
+    def show_loading(self, user_id: str, seconds: int = 5) -> None:
+        request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
+        self._call(self.messaging.show_loading_animation_with_http_info, request)
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, _request_timeout=self._timeout, **kwargs)
+        except ApiException as exc:
+            raise classify_api_exception(exc) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Timeouts and refused connections: the request may or may not have
+            # arrived, which is exactly what retry keys make safe to repeat.
+            raise LineApiError(status=None, message=f"transport error: {exc}", retryable=True) from exc
+
+
+def classify_api_exception(exc: ApiException) -> LineApiError:
+    status = int(exc.status) if exc.status is not None else None
+    headers = {str(k).lower(): str(v) for k, v in dict(exc.headers or {}).items()}
+    message = _error_message(exc.body) or str(exc.reason or "")
+    retry_after: float | None = None
+    if raw := headers.get("retry-after"):
+        try:
+            retry_after = float(raw)
+        except ValueError:
+            retry_after = None
+    retryable = status is not None and (status == 429 or status >= 500)
+    return LineApiError(
+        status=status,
+        message=message,
+        retryable=retryable,
+        retry_after_seconds=retry_after,
+        accepted_request_id=headers.get("x-line-accepted-request-id"),
+    )
+
+
+def _error_message(body: Any) -> str:
+    if not body:
+        return ""
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return str(body)[:500]
+    if isinstance(parsed, dict):
+        text = str(parsed.get("message", ""))
+        details = parsed.get("details") or []
+        if details:
+            text += " " + "; ".join(
+                f"{d.get('property', '')}: {d.get('message', '')}" for d in details if isinstance(d, dict)
+            )
+        return text
+    return str(parsed)[:500]

@@ -1,0 +1,100 @@
+"""Typed settings read once from the environment (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from data.database import default_database_url
+
+DEMO_CHANNEL_SECRET = "fanbot-demo-channel-secret"
+DEMO_ACCESS_TOKEN = "fanbot-demo-access-token"
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    line_channel_secret: str
+    line_channel_access_token: str
+    database_url: str = field(default_factory=default_database_url)
+    # None means the real LINE platform; the emulator is only ever enabled when this is set.
+    line_api_base_url: str | None = None
+    secret_key: str = "dev-insecure-secret-key"
+    port: int = 8000
+    host: str = "127.0.0.1"
+    consent_version: str = "2026-11"
+    line_openapi_dir: Path | None = None
+    line_timeout_seconds: float = 10.0
+    testing: bool = False
+
+    @property
+    def line_api_data_base_url(self) -> str | None:
+        # The emulator serves the data host (rich menu images) on the same base URL.
+        return self.line_api_base_url
+
+    @property
+    def emulator_enabled(self) -> bool:
+        return self.line_api_base_url is not None
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``) over an optional ``.env`` file."""
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls._from_mapping(values)
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        secret = _required(env, "LINE_CHANNEL_SECRET")
+        token = _required(env, "LINE_CHANNEL_ACCESS_TOKEN")
+        kwargs: dict[str, Any] = {"line_channel_secret": secret, "line_channel_access_token": token}
+        if url := env.get("DATABASE_URL", "").strip():
+            if "://" not in url:
+                raise SettingsError(f"DATABASE_URL must be a database URL like sqlite:///path, got {url!r}")
+            kwargs["database_url"] = url
+        if base := env.get("LINE_API_BASE_URL", "").strip():
+            if not base.startswith(("http://", "https://")):
+                raise SettingsError(f"LINE_API_BASE_URL must start with http:// or https://, got {base!r}")
+            kwargs["line_api_base_url"] = base.rstrip("/")
+        if key := env.get("FANBOT_SECRET_KEY", "").strip():
+            kwargs["secret_key"] = key
+        if port := env.get("PORT", "").strip():
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(f"PORT must be a TCP port number, got {port!r}")
+            kwargs["port"] = int(port)
+        if host := env.get("HOST", "").strip():
+            kwargs["host"] = host
+        if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
+            kwargs["line_openapi_dir"] = Path(spec)
+        return cls(**kwargs)
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set; it is required (see README: configuration)")
+    return value
+
+
+def demo_environment(port: int = 8000) -> dict[str, str]:
+    """What `make run` uses for variables the user did not set."""
+    return {
+        "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{port}/emulator",
+    }

@@ -1,0 +1,140 @@
+"""Fan database models: declarative base, fans, survey answers, handled webhook events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every engine (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; fanbot stores UTC-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Fan(Base):
+    """A respondent: a LINE user of the Official Account, or an anonymous imported respondent.
+
+    Anonymous respondents (``line_user_id`` NULL, ``source='import'``) count for the
+    analysis but can never be targeted. A deleted fan keeps only this row's bare
+    skeleton (id, times), without any personal data.
+    """
+
+    __tablename__ = "fans"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    line_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="line")
+    external_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    followed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unfollowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_following: Mapped[bool] = mapped_column(default=False)
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    consent_declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    answers: Mapped[list[Answer]] = relationship(back_populates="fan", cascade="all, delete-orphan")
+
+    @property
+    def has_consented(self) -> bool:
+        return self.consented_at is not None and self.deleted_at is None
+
+    @property
+    def can_receive_push(self) -> bool:
+        """Pushes need consent, an active follow, and no opt-out."""
+        return (
+            self.has_consented
+            and self.is_following
+            and self.opted_out_at is None
+            and self.line_user_id is not None
+        )
+
+
+class Answer(Base):
+    """A fan's latest answer to one catalog item; re-answering replaces the value and time."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("fan_id", "item_id", name="uq_answers_fan_item"),
+        Index("ix_answers_item_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    fan_id: Mapped[int] = mapped_column(ForeignKey("fans.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    fan: Mapped[Fan] = relationship(back_populates="answers")
+
+
+class WebhookEvent(Base):
+    """A webhook event already handled, keyed by LINE's ``webhookEventId``: redeliveries are skipped."""
+
+    __tablename__ = "webhook_events"
+
+    webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AnonymousCount(Base):
+    """Aggregate counters that survive data deletion (no link to any person)."""
+
+    __tablename__ = "anonymous_counts"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+__all__ = ["AnonymousCount", "Answer", "Base", "Fan", "UTCDateTime", "WebhookEvent", "utcnow"]

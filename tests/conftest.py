@@ -1,0 +1,132 @@
+"""Shared fixtures: a fresh database per test on SQLite and PostgreSQL, the app, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from data.database import make_engine, normalize_url
+from data.migrate import upgrade
+from data.models import Base
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class FrozenClock:
+    """A clock tests move by hand; every component reads time through it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # A Saturday evening in Tokyo, after a home game.
+    return FrozenClock(datetime(2026, 11, 28, 12, 30, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str | None:
+    raw = os.environ.get("FANBOT_TEST_POSTGRES_URL", "").strip()
+    if not raw:
+        if IN_CI:
+            pytest.fail("CI=true but FANBOT_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI")
+        return None
+    url = normalize_url(raw)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {raw} is unreachable: {error}")
+        return None
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: str | None) -> Iterator[str | None]:
+    """A database of its own for this test run, migrated once; tests truncate after themselves."""
+    if postgres_admin_url is None:
+        yield None
+        return
+    name = f"fanbot_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "fanbot.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        existing = connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        names = {row[0] for row in existing}
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name in names)
+        if tables:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """Every database test runs on both engines."""
+    if request.param == "sqlite":
+        path = tmp_path / "fanbot.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    if url is None:
+        pytest.skip("PostgreSQL not configured: set FANBOT_TEST_POSTGRES_URL (CI always does)")
+    yield url
+    truncate_all(url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A plain session for domain tests; the test decides when to commit."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
