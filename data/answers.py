@@ -1,0 +1,93 @@
+"""Storing and validating survey answers, shared by the chat, the file import and the demo."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from data.catalog import Item
+from data.models import Answer
+
+YES_WORDS = {"1", "はい", "yes", "y", "true", "ある", "あり"}
+NO_WORDS = {"0", "いいえ", "no", "n", "false", "ない", "なし"}
+
+
+class AnswerError(ValueError):
+    """A value that does not fit the item; the message is Japanese, for the person who typed it."""
+
+
+def parse_value(item: Item, raw: object) -> float:
+    """Turn a typed or imported value into the stored number, or raise `AnswerError`.
+
+    Full-width digits and spacing are folded first (``１２`` is 12), because
+    that is how numbers arrive from Japanese keyboards and spreadsheets.
+    """
+    if isinstance(raw, bool):
+        raw = int(raw)
+    if isinstance(raw, int | float):
+        if isinstance(raw, float) and math.isnan(raw):
+            raise AnswerError("回答が空です。")
+        value = float(raw)
+    else:
+        text = unicodedata.normalize("NFKC", str(raw)).strip().lower().replace(",", "")
+        if not text:
+            raise AnswerError("回答が空です。")
+        if item.is_yes_no and text in YES_WORDS:
+            return 1.0
+        if item.is_yes_no and text in NO_WORDS:
+            return 0.0
+        try:
+            value = float(text)
+        except ValueError:
+            if item.is_yes_no:
+                raise AnswerError("「はい」か「いいえ」でお答えください。") from None
+            raise AnswerError("数字でお答えください（例: 3）。") from None
+        if not math.isfinite(value):
+            raise AnswerError("数字でお答えください（例: 3）。")
+    if item.accepts(value):
+        return value
+    if item.is_yes_no:
+        raise AnswerError("「はい」か「いいえ」でお答えください。")
+    assert item.max is not None
+    if value < 0 or value > item.max:
+        raise AnswerError(f"0から{int(item.max)}までの数字でお答えください。")
+    raise AnswerError("整数でお答えください。")
+
+
+def record_answer(session: Session, fan_id: int, item_id: str, value: float, answered_at: datetime) -> None:
+    """Store a fan's answer; a later answer to the same item replaces value and time.
+
+    An upsert on the (fan, item) unique key keeps this race-safe when the same
+    tap arrives twice at once.
+    """
+    values = {"fan_id": fan_id, "item_id": item_id, "value": value, "answered_at": answered_at}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg = pg_insert(Answer).values(**values)
+        session.execute(
+            pg.on_conflict_do_update(
+                constraint="uq_answers_fan_item",
+                set_={"value": pg.excluded.value, "answered_at": pg.excluded.answered_at},
+            )
+        )
+    elif dialect == "sqlite":
+        lite = sqlite_insert(Answer).values(**values)
+        session.execute(
+            lite.on_conflict_do_update(
+                index_elements=["fan_id", "item_id"],
+                set_={"value": lite.excluded.value, "answered_at": lite.excluded.answered_at},
+            )
+        )
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+
+
+def answers_of(session: Session, fan_id: int) -> dict[str, float]:
+    rows = session.execute(select(Answer.item_id, Answer.value).where(Answer.fan_id == fan_id))
+    return {item_id: value for item_id, value in rows}
