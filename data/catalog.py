@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -57,8 +57,8 @@ class Item:
         return 0 <= value <= self.max and float(value).is_integer()
 
 
-class Catalog(Mapping[str, Item]):
-    """Items by id, in catalog order."""
+class Catalog:
+    """Items by id, in catalog order (``.items`` is the ordered list)."""
 
     def __init__(self, items: list[Item]) -> None:
         self.items = items
@@ -72,6 +72,18 @@ class Catalog(Mapping[str, Item]):
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._by_id
+
+    def get(self, item_id: str) -> Item | None:
+        return self._by_id.get(item_id)
+
+    def values(self) -> list[Item]:
+        return list(self.items)
+
+    def ids(self) -> list[str]:
+        return [item.id for item in self.items]
 
     @property
     def labels(self) -> dict[str, str]:
@@ -154,7 +166,7 @@ def _parse_row(row: dict[str, str], line_no: int, source: str, seen: set[str]) -
         sports_related=row["sports_related"] == "1",
         text_ja=row["text_ja"].strip(),
         text_en=row["text_en"].strip(),
-        answer_type=answer_type,  # type: ignore[arg-type]
+        answer_type=answer_type,
         unit=unit,
         max=maximum,
     )

@@ -6,18 +6,27 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.app import create_app
+from bot.emulator.server import EmulatorServer
+from bot.emulator.state import EmulatorState
+from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
 from data.models import Base
+from tests.line_driver import LineDriver
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -130,3 +139,107 @@ def db_session(engine: Engine) -> Iterator[Session]:
     """A plain session for domain tests; the test decides when to commit."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+CHANNEL_SECRET = "test-channel-secret"
+ACCESS_TOKEN = "test-access-token"
+
+
+@dataclass
+class RunningEmulator:
+    app: Flask
+    server: EmulatorServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def state(self) -> EmulatorState:
+        state: EmulatorState = self.app.extensions["line_emulator"]
+        return state
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """The LINE emulator on a real local port, validating every request against the official spec."""
+    from bot.emulator import EmulatorConfig, create_emulator_app
+    from bot.emulator.contract import default_spec_dir
+
+    config = EmulatorConfig(
+        channel_secret=CHANNEL_SECRET,
+        channel_access_token=ACCESS_TOKEN,
+        webhook_url="http://127.0.0.1:9/callback",
+        spec_dir=default_spec_dir(),
+    )
+    emulator_app = create_emulator_app(config)
+    server = EmulatorServer(emulator_app)
+    server.start()
+    yield RunningEmulator(emulator_app, server)
+    server.stop()
+
+
+def emulator_state(running: RunningEmulator) -> EmulatorState:
+    return running.state
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: RunningEmulator) -> Settings:
+    return Settings(
+        line_channel_secret=CHANNEL_SECRET,
+        line_channel_access_token=ACCESS_TOKEN,
+        database_url=database_url,
+        line_api_base_url=emulator.base_url,
+        testing=True,
+        line_timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock, emulator: RunningEmulator) -> Iterator[Flask]:
+    app = create_app(settings, clock=clock)
+    yield app
+    app.extensions["fanbot.db"].dispose()
+    app.extensions["fanbot.line_client"].close()
+    # The contract: nothing the bot sent during the test broke the official spec.
+    assert emulator_state(emulator).violations == []
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask, database_url: str) -> Iterator[Session]:
+    """A session on the app's database, for checking what the app stored.
+
+    It uses a plain engine: the app's SQLite engine takes the write lock at BEGIN,
+    and a test holding a read open must not block the app it is watching.
+    """
+    engine = create_engine(normalize_url(database_url))
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.fixture
+def line(client: FlaskClient, emulator: RunningEmulator) -> LineDriver:
+    return LineDriver(client, emulator_state(emulator), CHANNEL_SECRET)
+
+
+@pytest.fixture
+def fan_id(line: LineDriver) -> str:
+    """A fan who followed and agreed to the survey."""
+    from tests.line_driver import postback_data
+
+    user = line.new_fan("ファン太郎")
+    replies = line.follow(user)
+    line.postback(user, postback_data(replies[-1], "同意する"))
+    return user
+
+
+@pytest.fixture
+def emulator_requests(emulator: RunningEmulator) -> Any:
+    """Every Messaging API request the emulator received so far."""
+    return lambda: list(emulator_state(emulator).requests)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from linebot.v3.messaging import TextMessage
+
 from bot import messages
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
@@ -23,7 +25,7 @@ CONSENT_TEXT = (
 AfterConsent = Callable[[Turn, Fan], None]
 
 
-def consent_question(turn: Turn) -> messages.TextMessage:
+def consent_question(turn: Turn) -> TextMessage:
     version = turn.settings.consent_version
     return messages.text(
         CONSENT_TEXT,

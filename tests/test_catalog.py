@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data.catalog import CatalogError, default_catalog_path, load_catalog, parse_catalog
+
+HEADER = "id,category,sports_related,text_ja,text_en,answer_type,unit,max\n"
+
+
+def test_shipped_catalog_matches_the_shared_survey_and_loads() -> None:
+    catalog = load_catalog()
+    assert len(catalog) == 185
+    assert sum(item.answer_type == "count" for item in catalog.items) == 13
+    assert len(catalog.sports_ids) == 72
+    assert catalog["likes_super_sento"].text_ja
+    shared = Path(__file__).resolve().parents[2] / "shared" / "survey" / "questions.csv"
+    if shared.is_file():  # the product's copy must not drift from the source catalog
+        assert default_catalog_path().read_bytes() == shared.read_bytes()
+
+
+def test_count_item_accepts_whole_numbers_within_its_max() -> None:
+    item = load_catalog()["live_games_per_year"]
+    assert item.accepts(0) and item.accepts(365)
+    assert not item.accepts(366)
+    assert not item.accepts(-1)
+    assert not item.accepts(2.5)
+    assert not item.accepts(float("nan"))
+
+
+def test_yes_no_item_accepts_only_zero_and_one() -> None:
+    item = load_catalog()["likes_super_sento"]
+    assert item.accepts(1) and item.accepts(0)
+    assert not item.accepts(2)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("Bad Id,x,0,テキスト,t,yes_no,,\n", "row 2: id 'Bad Id'"),
+        ("a,x,2,テキスト,t,yes_no,,\n", "row 2: sports_related"),
+        ("a,x,0,,t,yes_no,,\n", "row 2: text_ja is empty"),
+        ("a,x,0,テキスト,t,maybe,,\n", "row 2: answer_type"),
+        ("a,x,0,テキスト,t,count,,10\n", "row 2: count item needs a unit"),
+        ("a,x,0,テキスト,t,count,times_per_year,lots\n", "row 2: count item needs a numeric max"),
+        ("a,x,0,テキスト,t,yes_no,times_per_year,\n", "row 2: yes_no items take no unit"),
+        ("a,x,0,テキスト,t\n", "row 2: wrong number of columns"),
+    ],
+)
+def test_malformed_catalog_row_is_named_in_the_error(row: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(HEADER + row)
+
+
+def test_duplicate_item_id_names_the_second_row() -> None:
+    with pytest.raises(CatalogError, match=r"row 3: duplicate id 'a'"):
+        parse_catalog(HEADER + "a,x,0,あ,a,yes_no,,\na,x,0,い,b,yes_no,,\n")
+
+
+def test_wrong_header_is_rejected() -> None:
+    with pytest.raises(CatalogError, match="header must be"):
+        parse_catalog("id,text\na,b\n")
+
+
+def test_missing_catalog_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="cannot read item catalog"):
+        load_catalog(tmp_path / "nope.csv")

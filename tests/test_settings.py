@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.commands.run import dev_settings
+from bot.settings import Settings, SettingsError
+
+BASE = {"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+
+
+def test_defaults_use_sqlite_file_and_the_real_line_platform() -> None:
+    settings = Settings.from_env(BASE, env_file=None)
+    assert settings.database_url == "sqlite:///var/fanbot.db"
+    assert settings.line_api_base_url is None
+    assert not settings.emulator_enabled
+
+
+def test_missing_secret_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="LINE_CHANNEL_SECRET"):
+        Settings.from_env({"LINE_CHANNEL_ACCESS_TOKEN": "t"}, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("DATABASE_URL", "fanbot.db"),
+        ("LINE_API_BASE_URL", "api.line.me"),
+    ],
+)
+def test_bad_value_fails_fast_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**BASE, name: value}, env_file=None)
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LINE_CHANNEL_SECRET=from-file\nLINE_CHANNEL_ACCESS_TOKEN=file-token\nPORT=9000\n")
+    settings = Settings.from_env({"PORT": "9100"}, env_file=env_file)
+    assert settings.line_channel_secret == "from-file"
+    assert settings.port == 9100
+
+
+def test_make_run_fills_demo_values_but_keeps_what_the_user_set() -> None:
+    settings = dev_settings({"PORT": "8123", "LINE_CHANNEL_SECRET": "mine", "DATABASE_URL": ""})
+    assert settings.line_channel_secret == "mine"
+    assert settings.line_api_base_url == "http://127.0.0.1:8123/emulator"
+    assert settings.database_url.startswith("sqlite:///")
