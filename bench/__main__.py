@@ -1,0 +1,15 @@
+"""``make bench``: every benchmark, each printed as a table of ratios against its baseline."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench import segmentation_bench
+
+    segmentation_bench.main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
