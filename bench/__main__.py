@@ -6,9 +6,12 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench import segmentation_bench
+    from bench import segmentation_bench, webhook_bench
 
-    segmentation_bench.main(argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    webhook_bench.main(args)
+    print()
+    segmentation_bench.main(args)
 
 
 if __name__ == "__main__":
