@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import run_simple
 
@@ -18,22 +19,46 @@ def dev_settings(environ: dict[str, str]) -> Settings:
     return Settings.from_env(merged)
 
 
+def serves_own_emulator(settings: Settings) -> bool:
+    """Whether LINE_API_BASE_URL points at the emulator this server mounts."""
+    hosts = (settings.host, "127.0.0.1", "localhost")
+    return settings.line_api_base_url in {f"http://{host}:{settings.port}{EMULATOR_PREFIX}" for host in hosts}
+
+
+def build_dev_app(settings: Settings) -> Flask:
+    """The bot app, with the LINE emulator mounted at /emulator when the bot is pointed at it."""
+    from bot.app import create_app
+
+    app = create_app(settings)
+    if serves_own_emulator(settings):
+        from bot.emulator import EmulatorConfig, create_emulator_app
+        from bot.emulator.contract import default_spec_dir
+
+        emulator = create_emulator_app(
+            EmulatorConfig(
+                channel_secret=settings.line_channel_secret,
+                channel_access_token=settings.line_channel_access_token,
+                webhook_url=f"http://127.0.0.1:{settings.port}/callback",
+                spec_dir=settings.line_openapi_dir or default_spec_dir(),
+            )
+        )
+        app.extensions["line_emulator_app"] = emulator
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {EMULATOR_PREFIX: emulator})  # type: ignore[method-assign]
+    return app
+
+
 @click.command()
 @click.option("--no-demo-data", is_flag=True, help="Do not load the demo fans and answers.")
 def run(no_demo_data: bool) -> None:
     """Serve the bot, admin pages and (with LINE_API_BASE_URL on this server) the LINE emulator."""
     import os
 
-    from bot.app import create_app
-
     try:
         settings = dev_settings(dict(os.environ))
     except SettingsError as error:
         raise click.ClickException(str(error)) from error
     base = f"http://{settings.host}:{settings.port}"
-    own_emulator = settings.line_api_base_url == base + EMULATOR_PREFIX or (
-        settings.line_api_base_url == f"http://localhost:{settings.port}{EMULATOR_PREFIX}"
-    )
+    own_emulator = serves_own_emulator(settings)
     # The URLs come first so they are the first thing a newcomer sees.
     click.echo(f"fanbot is starting at {base}/")
     click.echo(f"  LINE webhook:   {base}/callback")
@@ -59,20 +84,5 @@ def run(no_demo_data: bool) -> None:
             click.echo(f"  demo data:      {created} demo respondents loaded")
     engine.dispose()
 
-    app = create_app(settings)
-    wsgi = app.wsgi_app
-    if own_emulator:
-        from bot.emulator import EmulatorConfig, create_emulator_app
-        from bot.emulator.contract import default_spec_dir
-
-        emulator = create_emulator_app(
-            EmulatorConfig(
-                channel_secret=settings.line_channel_secret,
-                channel_access_token=settings.line_channel_access_token,
-                webhook_url=f"{base}/callback",
-                spec_dir=settings.line_openapi_dir or default_spec_dir(),
-            )
-        )
-        wsgi = DispatcherMiddleware(app.wsgi_app, {EMULATOR_PREFIX: emulator})
-    app.wsgi_app = wsgi  # type: ignore[method-assign]
+    app = build_dev_app(settings)
     run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
