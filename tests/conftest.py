@@ -177,6 +177,7 @@ def emulator() -> Iterator[RunningEmulator]:
     server.start()
     yield RunningEmulator(emulator_app, server)
     server.stop()
+    emulator_app.extensions["line_emulator_sender"].close()
 
 
 def emulator_state(running: RunningEmulator) -> EmulatorState:

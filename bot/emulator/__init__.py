@@ -1,0 +1,11 @@
+"""Local LINE emulator: a fake Messaging API plus a chat page where a person plays a fan.
+
+A development and demo tool; the product mounts it only when ``LINE_API_BASE_URL``
+points at it.
+"""
+
+from bot.emulator.app import create_emulator_app
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.state import EmulatorState
+
+__all__ = ["EmulatorConfig", "EmulatorState", "create_emulator_app"]

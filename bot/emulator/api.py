@@ -1,0 +1,561 @@
+"""The fake Messaging API: the endpoints fanbot uses, on their real paths and wire format.
+
+Every request passes the same gate (`_gate`), in the platform's order as far as it is
+observable: bearer token, JSON body and contract, retry-key header, rate limit, injected
+faults. Sends then check and record under the state lock, so a reply token or a retry
+key is accepted once even when the bot's sender runs in several threads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any, cast
+
+from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
+
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.contract import Contract
+from bot.emulator.state import (
+    AcceptedRequest,
+    ApiRequestRecord,
+    EmulatorState,
+    InjectedFailure,
+    LoadingAnimation,
+    LogEntry,
+    RichMenu,
+)
+
+bp = Blueprint("line_api", __name__, url_prefix="/v2/bot")
+
+USER_ID_RE = re.compile(r"^U[0-9a-f]{32}$")
+MAX_MESSAGES = 5
+MAX_MULTICAST_TO = 500
+MAX_RICH_MENU_IMAGE_BYTES = 1024 * 1024
+
+# Only these accept X-Line-Retry-Key; LINE answers 400 when another API carries it.
+RETRY_KEY_PATHS = frozenset(
+    {
+        "/v2/bot/message/push",
+        "/v2/bot/message/multicast",
+        "/v2/bot/message/narrowcast",
+        "/v2/bot/message/broadcast",
+    }
+)
+RATE_LIMITED_PATHS = frozenset(
+    {"/v2/bot/message/push", "/v2/bot/message/multicast", "/v2/bot/message/broadcast"}
+)
+# Message types that LINE returns a quoteToken for in sentMessages.
+QUOTABLE_TYPES = frozenset({"text", "textV2", "sticker", "image", "video"})
+
+AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+RETRY_KEY_ACCEPTED = "The retry key is already accepted"
+_STATUS_MESSAGES = {
+    400: "Bad Request",
+    429: RATE_LIMITED,
+    500: "An error occurred in the backend server",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+_RECORDED_HEADERS = ("Content-Type", "X-Line-Retry-Key", "User-Agent")
+
+
+# -- plumbing ---------------------------------------------------------------------------
+
+
+def _config() -> EmulatorConfig:
+    return cast(EmulatorConfig, current_app.extensions["line_emulator_config"])
+
+
+def _state() -> EmulatorState:
+    return cast(EmulatorState, current_app.extensions["line_emulator"])
+
+
+def _contract() -> Contract | None:
+    return cast("Contract | None", current_app.extensions.get("line_emulator_contract"))
+
+
+def _now() -> float:
+    return _config().clock()
+
+
+def error_response(
+    status: int, message: str, details: list[dict[str, str]] | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _invalid_body(details: list[dict[str, str]]) -> Response:
+    return error_response(400, f"The request body has {len(details)} error(s)", details)
+
+
+def _invalid_property(name: str) -> Response:
+    return error_response(400, f"The property, '{name}', in the request body is invalid (line: -, column: -)")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    # uuid.UUID also takes braces, URNs and undashed hex; LINE wants the dashed hex form.
+    return re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value) is not None
+
+
+@bp.before_request
+def _gate() -> Response | None:
+    g.request_id = str(uuid.uuid4())
+    g.json_body = None
+    g.after_accept_failure = None
+    config, state, contract = _config(), _state(), _contract()
+
+    if request.headers.get("Authorization", "") != f"Bearer {config.channel_access_token}":
+        return error_response(401, AUTH_FAILED)
+
+    raw = request.get_data(cache=True)
+    if raw and (request.mimetype == "application/json"):
+        try:
+            g.json_body = json.loads(raw)
+        except ValueError:
+            return error_response(400, "The request body could not be parsed as JSON (line: -, column: -)")
+        if contract is not None:
+            errors = contract.request_errors(request.method, request.path, g.json_body)
+            if errors:
+                state.add_violations(f"{request.method} {request.path}: {e}" for e in errors)
+                return _invalid_body([{"message": e.message, "property": e.property} for e in errors])
+
+    retry_key = request.headers.get("X-Line-Retry-Key")
+    if retry_key is not None:
+        if request.path not in RETRY_KEY_PATHS:
+            return error_response(400, "The X-Line-Retry-Key header is not supported by this API")
+        if not _is_uuid(retry_key):
+            return error_response(400, "The value of the X-Line-Retry-Key header is invalid")
+
+    rate = config.push_rate_limit_per_second
+    limited = rate is not None and request.path in RATE_LIMITED_PATHS
+    if limited and not state.take_rate_token(request.path, cast(float, rate), _now()):
+        return error_response(429, RATE_LIMITED)
+
+    injected = state.pop_injected_failure(request.path)
+    if injected is not None:
+        if not injected.after_accept:
+            return error_response(injected.status, _STATUS_MESSAGES.get(injected.status, "Error"))
+        g.after_accept_failure = injected
+    return None
+
+
+@bp.after_request
+def _finish(response: Response) -> Response:
+    failure: InjectedFailure | None = g.get("after_accept_failure")
+    if failure is not None and response.status_code < 300:
+        response = error_response(failure.status, _STATUS_MESSAGES.get(failure.status, "Error"))
+    request_id = g.get("request_id") or str(uuid.uuid4())
+    response.headers["x-line-request-id"] = request_id
+    _state().record_request(
+        ApiRequestRecord(
+            method=request.method,
+            path=request.path,
+            headers={h: request.headers[h] for h in _RECORDED_HEADERS if h in request.headers},
+            json=g.get("json_body"),
+            status=response.status_code,
+            request_id=request_id,
+        )
+    )
+    return response
+
+
+def _json_object() -> dict[str, Any]:
+    body = g.get("json_body")
+    return body if isinstance(body, dict) else {}
+
+
+def _ok(body: Any = None, status: int = 200) -> Response:
+    response = jsonify({} if body is None else body)
+    response.status_code = status
+    return response
+
+
+# -- sending ----------------------------------------------------------------------------
+
+
+def _messages_problems(body: dict[str, Any]) -> list[dict[str, str]]:
+    # The contract catches these too; checked here as well so the limits hold without a spec.
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return [{"message": "Size must be at least 1", "property": "messages"}]
+    if len(messages) > MAX_MESSAGES:
+        return [{"message": f"Size must be at most {MAX_MESSAGES}", "property": "messages"}]
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return [{"message": "must be a message object", "property": f"messages[{index}]"}]
+    return []
+
+
+def _deliver(
+    state: EmulatorState,
+    user_id: str,
+    messages: list[dict[str, Any]],
+    *,
+    source: str,
+    delivered: bool,
+) -> list[dict[str, str]]:
+    sent = []
+    now = _now()
+    for message in messages:
+        message_id = state.next_message_id()
+        state.log(
+            user_id,
+            LogEntry(
+                direction="bot",
+                message=message,
+                source=source,
+                time=now,
+                request_id=g.request_id,
+                message_id=message_id,
+                delivered=delivered,
+            ),
+        )
+        entry = {"id": message_id}
+        if message.get("type") in QUOTABLE_TYPES:
+            entry["quoteToken"] = f"q{message_id}"
+        sent.append(entry)
+    return sent
+
+
+def _already_accepted(state: EmulatorState, retry_key: str | None, *, with_sent: bool) -> Response | None:
+    if retry_key is None:
+        return None
+    accepted = state.accepted_request(retry_key)
+    if accepted is None:
+        return None
+    extra = {"sentMessages": accepted.sent_messages} if with_sent and accepted.sent_messages else {}
+    response = error_response(409, RETRY_KEY_ACCEPTED, **extra)
+    response.headers["x-line-accepted-request-id"] = accepted.request_id
+    return response
+
+
+@bp.post("/message/reply")
+def reply() -> Response:
+    body = _json_object()
+    problems = _messages_problems(body)
+    if problems:
+        return _invalid_body(problems)
+    config, state = _config(), _state()
+    with state.lock:
+        token = str(body.get("replyToken", ""))
+        user_id = state.use_reply_token(token, _now(), config.reply_token_ttl_seconds)
+        if user_id is None:
+            return error_response(400, "Invalid reply token")
+        user = state.get_user(user_id)
+        sent = _deliver(
+            state, user_id, body["messages"], source="reply", delivered=user is not None and user.following
+        )
+    return _ok({"sentMessages": sent})
+
+
+@bp.post("/message/push")
+def push() -> Response:
+    body = _json_object()
+    problems = _messages_problems(body)
+    if problems:
+        return _invalid_body(problems)
+    to = body.get("to")
+    if not isinstance(to, str) or not USER_ID_RE.fullmatch(to):
+        return _invalid_property("to")
+    state = _state()
+    retry_key = request.headers.get("X-Line-Retry-Key")
+    with state.lock:
+        conflict = _already_accepted(state, retry_key, with_sent=True)
+        if conflict is not None:
+            return conflict
+        user = state.get_user(to)
+        if user is None:
+            # LINE's answer for a well-formed user ID that does not exist for this channel.
+            return error_response(400, "Failed to send messages")
+        # A fan who blocked the account: accepted like on LINE, but never shown.
+        sent = _deliver(state, to, body["messages"], source="push", delivered=user.following)
+        if user.following:
+            state.add_usage(1)
+        if retry_key is not None:
+            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, sent, request.path))
+    return _ok({"sentMessages": sent})
+
+
+@bp.post("/message/multicast")
+def multicast() -> Response:
+    body = _json_object()
+    problems = _messages_problems(body)
+    if problems:
+        return _invalid_body(problems)
+    to = body.get("to")
+    if not isinstance(to, list) or not to:
+        return _invalid_body([{"message": "Size must be at least 1", "property": "to"}])
+    if len(to) > MAX_MULTICAST_TO:
+        return _invalid_body([{"message": f"Size must be at most {MAX_MULTICAST_TO}", "property": "to"}])
+    for index, user_id in enumerate(to):
+        if not isinstance(user_id, str) or not USER_ID_RE.fullmatch(user_id):
+            return _invalid_property(f"to[{index}]")
+    state = _state()
+    retry_key = request.headers.get("X-Line-Retry-Key")
+    with state.lock:
+        conflict = _already_accepted(state, retry_key, with_sent=False)
+        if conflict is not None:
+            return conflict
+        delivered = 0
+        for user_id in dict.fromkeys(to):
+            user = state.get_user(user_id)
+            if user is None:
+                continue
+            _deliver(state, user_id, body["messages"], source="multicast", delivered=user.following)
+            delivered += int(user.following)
+        state.add_usage(delivered)
+        if retry_key is not None:
+            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, [], request.path))
+    return _ok()
+
+
+@bp.post("/message/broadcast")
+def broadcast() -> Response:
+    body = _json_object()
+    problems = _messages_problems(body)
+    if problems:
+        return _invalid_body(problems)
+    state = _state()
+    retry_key = request.headers.get("X-Line-Retry-Key")
+    with state.lock:
+        conflict = _already_accepted(state, retry_key, with_sent=False)
+        if conflict is not None:
+            return conflict
+        followers = [u for u in state.list_users() if u.following]
+        for user in followers:
+            _deliver(state, user.user_id, body["messages"], source="broadcast", delivered=True)
+        state.add_usage(len(followers))
+        if retry_key is not None:
+            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, [], request.path))
+    return _ok()
+
+
+@bp.post("/message/validate/<kind>")
+def validate_messages(kind: str) -> Response:
+    if kind not in {"reply", "push", "multicast", "narrowcast", "broadcast"}:
+        return error_response(404, "Not found")
+    problems = _messages_problems(_json_object())
+    return _invalid_body(problems) if problems else _ok()
+
+
+@bp.get("/message/quota")
+def quota() -> Response:
+    return _ok({"type": "limited", "value": _state().message_quota})
+
+
+@bp.get("/message/quota/consumption")
+def consumption() -> Response:
+    return _ok({"totalUsage": _state().total_usage})
+
+
+@bp.post("/chat/loading/start")
+def loading_start() -> Response:
+    body = _json_object()
+    chat_id = body.get("chatId")
+    seconds = body.get("loadingSeconds", 20)
+    user = _state().get_user(chat_id) if isinstance(chat_id, str) else None
+    if user is None or not user.following:
+        return error_response(400, "Invalid chatId")
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 5 <= seconds <= 60 or seconds % 5:
+        return _invalid_body(
+            [{"message": "must be a multiple of 5 between 5 and 60", "property": "loadingSeconds"}]
+        )
+    _state().record_loading(LoadingAnimation(chat_id=user.user_id, loading_seconds=seconds, time=_now()))
+    return _ok(status=202)
+
+
+# -- users and bot ----------------------------------------------------------------------
+
+
+@bp.get("/profile/<user_id>")
+def profile(user_id: str) -> Response:
+    user = _state().get_user(user_id)
+    # LINE answers 404 for unknown fans and for fans who are not (or no longer) friends.
+    if user is None or not user.following:
+        return error_response(404, "Not found")
+    body = {"displayName": user.display_name, "userId": user.user_id, "language": user.language}
+    if user.picture_url:
+        body["pictureUrl"] = user.picture_url
+    return _ok(body)
+
+
+@bp.get("/info")
+def bot_info() -> Response:
+    return _ok(
+        {
+            "userId": _config().bot_user_id,
+            "basicId": "@fanbot-emulator",
+            "displayName": "fanbot (emulator)",
+            "chatMode": "bot",
+            "markAsReadMode": "auto",
+        }
+    )
+
+
+# -- rich menus -------------------------------------------------------------------------
+
+
+def _rich_menu_problems(body: dict[str, Any]) -> list[dict[str, str]]:
+    problems = []
+    for name in ("size", "selected", "name", "chatBarText", "areas"):
+        if name not in body:
+            problems.append({"message": "must be specified", "property": name})
+    size = body.get("size")
+    if isinstance(size, dict):
+        width, height = size.get("width"), size.get("height")
+        if not isinstance(width, int) or not 800 <= width <= 2500:
+            problems.append({"message": "must be between 800 and 2500", "property": "size.width"})
+        if not isinstance(height, int) or height < 250:
+            problems.append({"message": "must be at least 250", "property": "size.height"})
+        elif isinstance(width, int) and width / height < 1.45:
+            problems.append({"message": "width/height must be at least 1.45", "property": "size"})
+    areas = body.get("areas")
+    if isinstance(areas, list) and len(areas) > 20:
+        problems.append({"message": "Size must be at most 20", "property": "areas"})
+    chat_bar = body.get("chatBarText")
+    if isinstance(chat_bar, str) and len(chat_bar) > 14:
+        problems.append({"message": "must be at most 14 characters", "property": "chatBarText"})
+    return problems
+
+
+def _rich_menu_not_found() -> Response:
+    return error_response(404, "Not found")
+
+
+@bp.post("/richmenu")
+def create_rich_menu() -> Response:
+    body = _json_object()
+    problems = _rich_menu_problems(body)
+    if problems:
+        return _invalid_body(problems)
+    state = _state()
+    menu = RichMenu(rich_menu_id="richmenu-" + uuid.uuid4().hex, body=body)
+    with state.lock:
+        state.rich_menus[menu.rich_menu_id] = menu
+    return _ok({"richMenuId": menu.rich_menu_id})
+
+
+@bp.post("/richmenu/validate")
+def validate_rich_menu() -> Response:
+    problems = _rich_menu_problems(_json_object())
+    return _invalid_body(problems) if problems else _ok()
+
+
+@bp.get("/richmenu/list")
+def list_rich_menus() -> Response:
+    state = _state()
+    with state.lock:
+        menus = [m.as_response() for m in state.rich_menus.values()]
+    return _ok({"richmenus": menus})
+
+
+@bp.get("/richmenu/<rich_menu_id>")
+def get_rich_menu(rich_menu_id: str) -> Response:
+    menu = _state().rich_menus.get(rich_menu_id)
+    return _ok(menu.as_response()) if menu else _rich_menu_not_found()
+
+
+@bp.delete("/richmenu/<rich_menu_id>")
+def delete_rich_menu(rich_menu_id: str) -> Response:
+    return _ok() if _state().delete_rich_menu(rich_menu_id) else _rich_menu_not_found()
+
+
+@bp.post("/richmenu/<rich_menu_id>/content")
+def upload_rich_menu_image(rich_menu_id: str) -> Response:
+    state = _state()
+    if request.mimetype not in {"image/png", "image/jpeg"}:
+        return error_response(415, "Unsupported Media Type")
+    data = request.get_data()
+    if not data:
+        return error_response(400, "The request body is empty")
+    if len(data) > MAX_RICH_MENU_IMAGE_BYTES:
+        return error_response(413, "Payload Too Large")
+    with state.lock:
+        menu = state.rich_menus.get(rich_menu_id)
+        if menu is None:
+            return _rich_menu_not_found()
+        if menu.image is not None:
+            # LINE does not let an image be replaced; a new rich menu is needed.
+            return error_response(400, "An image has already been uploaded to the richmenu")
+        menu.image, menu.image_content_type = data, request.mimetype
+    return _ok()
+
+
+@bp.get("/richmenu/<rich_menu_id>/content")
+def download_rich_menu_image(rich_menu_id: str) -> Response:
+    menu = _state().rich_menus.get(rich_menu_id)
+    if menu is None or menu.image is None:
+        return _rich_menu_not_found()
+    response = make_response(menu.image)
+    response.mimetype = menu.image_content_type or "application/octet-stream"
+    return response
+
+
+@bp.post("/user/all/richmenu/<rich_menu_id>")
+def set_default_rich_menu(rich_menu_id: str) -> Response:
+    state = _state()
+    with state.lock:
+        menu = state.rich_menus.get(rich_menu_id)
+        if menu is None:
+            return _rich_menu_not_found()
+        if menu.image is None:
+            return error_response(400, "An image has not been uploaded to the richmenu")
+        state.default_rich_menu_id = rich_menu_id
+    return _ok()
+
+
+@bp.get("/user/all/richmenu")
+def get_default_rich_menu() -> Response:
+    menu_id = _state().default_rich_menu_id
+    return _ok({"richMenuId": menu_id}) if menu_id else error_response(404, "no default richmenu")
+
+
+@bp.delete("/user/all/richmenu")
+def cancel_default_rich_menu() -> Response:
+    state = _state()
+    with state.lock:
+        state.default_rich_menu_id = None
+    return _ok()
+
+
+@bp.post("/user/<user_id>/richmenu/<rich_menu_id>")
+def link_rich_menu(user_id: str, rich_menu_id: str) -> Response:
+    state = _state()
+    with state.lock:
+        menu = state.rich_menus.get(rich_menu_id)
+        if menu is None:
+            return _rich_menu_not_found()
+        if state.get_user(user_id) is None:
+            return error_response(400, "The user ID is invalid")
+        if menu.image is None:
+            return error_response(400, "An image has not been uploaded to the richmenu")
+        state.user_rich_menus[user_id] = rich_menu_id
+    return _ok()
+
+
+@bp.get("/user/<user_id>/richmenu")
+def get_user_rich_menu(user_id: str) -> Response:
+    menu_id = _state().user_rich_menus.get(user_id)
+    return _ok({"richMenuId": menu_id}) if menu_id else error_response(404, "the user has no richmenu")
+
+
+@bp.delete("/user/<user_id>/richmenu")
+def unlink_rich_menu(user_id: str) -> Response:
+    state = _state()
+    with state.lock:
+        state.user_rich_menus.pop(user_id, None)
+    return _ok()

@@ -1,0 +1,38 @@
+"""The emulator's app factory: a WSGI app of its own, mountable under any prefix."""
+
+from __future__ import annotations
+
+import flask
+from werkzeug.exceptions import HTTPException
+
+from bot.emulator import api, control
+from bot.emulator.config import EmulatorConfig
+from bot.emulator.contract import Contract, load_contract
+from bot.emulator.delivery import WebhookSender
+from bot.emulator.state import EmulatorState
+
+
+def create_emulator_app(config: EmulatorConfig) -> flask.Flask:
+    """Build one emulator: fake Messaging API under ``/v2/bot``, chat page at ``/``.
+
+    Its state is ``app.extensions["line_emulator"]`` (an `EmulatorState`).
+    """
+    app = flask.Flask(__name__)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    contract: Contract | None = load_contract(config.spec_dir) if config.spec_dir is not None else None
+    state = EmulatorState()
+    app.extensions["line_emulator"] = state
+    app.extensions["line_emulator_config"] = config
+    app.extensions["line_emulator_contract"] = contract
+    app.extensions["line_emulator_sender"] = WebhookSender(config, state, contract)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(control.bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> flask.Response | HTTPException:
+        # Unknown /v2 paths answer in LINE's JSON error shape, like every other API error.
+        if flask.request.path.startswith("/v2/"):
+            return api.error_response(exc.code or 500, "Not found" if exc.code == 404 else exc.name)
+        return exc
+
+    return app

@@ -1,0 +1,31 @@
+"""Settings of one emulator instance."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A fixed bot user ID keeps webhook `destination` stable across restarts of `make run`.
+DEFAULT_BOT_USER_ID = "U" + "0f" * 16
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """What the emulator needs to play the LINE platform for one channel.
+
+    ``webhook_url`` is the bot's ``/callback``; ``spec_dir`` is the line-openapi folder
+    (None switches contract validation off); ``push_rate_limit_per_second`` None means
+    unlimited; ``clock`` returns seconds since the epoch and drives reply-token expiry,
+    rate limiting and event timestamps, so tests can freeze it.
+    """
+
+    channel_secret: str
+    channel_access_token: str
+    webhook_url: str
+    spec_dir: Path | None = None
+    push_rate_limit_per_second: float | None = None
+    reply_token_ttl_seconds: float = 60.0
+    bot_user_id: str = DEFAULT_BOT_USER_ID
+    clock: Callable[[], float] = field(default=time.time)

@@ -1,0 +1,324 @@
+"""Validation against LINE's official OpenAPI documents (``../shared/line-openapi``).
+
+The documents declare message, action, Flex component, template and webhook event
+subtypes as ``allOf: [base, {...}]`` plus a ``discriminator`` on the base, with no
+``oneOf``. A plain JSON Schema validator therefore checks only the base: a
+``{"type": "text"}`` without ``text`` passes. Here every schema with a discriminator
+is rewritten before validation so that the discriminating property is required, must
+be one of the mapped values, and selects the mapped subtype, which is then validated
+in full (and so recursively: boxes inside bubbles, actions inside quick-reply items,
+buttons inside footers...).
+
+The OpenAPI documents also leave optional some fields that the Messaging API reference
+marks required (a postback action's ``data``, a Flex text's ``text``...). The platform
+rejects messages without them, so `REFERENCE_CONSTRAINTS` adds exactly those, each
+named with the reference section it comes from.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError
+
+SPEC_DIR_ENV = "FANBOT_LINE_OPENAPI_DIR"
+MESSAGING_API_FILE = "messaging-api.yml"
+WEBHOOK_FILE = "webhook.yml"
+
+_SCHEMA_REF = "#/components/schemas/"
+_DEFS_REF = "#/$defs/"
+
+# Required by https://developers.line.biz/en/reference/messaging-api/ but optional in the
+# OpenAPI documents (checked against line-openapi 6e4c2a2).
+REFERENCE_CONSTRAINTS: dict[str, dict[str, Any]] = {
+    # "#postback-action": data is required.
+    "PostbackAction": {"required": ["data"]},
+    # "#message-action": text is required.
+    "MessageAction": {"required": ["text"]},
+    # "#uri-action": uri is required.
+    "URIAction": {"required": ["uri"]},
+    # "#datetime-picker-action": data and mode are required.
+    "DatetimePickerAction": {"required": ["data", "mode"]},
+    # "#richmenu-switch-action": richMenuAliasId and data are required.
+    "RichMenuSwitchAction": {"required": ["richMenuAliasId", "data"]},
+    # "#f-text": text is required unless spans are given in contents.
+    "FlexText": {"anyOf": [{"required": ["text"]}, {"required": ["contents"]}]},
+    # "#span": text is required.
+    "FlexSpan": {"required": ["text"]},
+    # "#items-object": type ("action") and action are required.
+    "QuickReplyItem": {"required": ["type", "action"]},
+}
+
+
+@dataclass(frozen=True)
+class ContractError:
+    """One way a body departs from the contract, located like LINE's error ``details``."""
+
+    property: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.property}: {self.message}" if self.property else self.message
+
+
+@dataclass(frozen=True)
+class _Operation:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    literal_segments: int
+    body_schema: dict[str, Any] | None
+    body_required: bool
+
+
+@dataclass
+class Contract:
+    """The Messaging API and webhook contracts, loaded from one line-openapi folder."""
+
+    spec_dir: Path
+    messaging_api: dict[str, Any]
+    webhook: dict[str, Any]
+    _operations: list[_Operation] = field(init=False, repr=False)
+    _api_defs: dict[str, Any] = field(init=False, repr=False)
+    _webhook_defs: dict[str, Any] = field(init=False, repr=False)
+    _validators: dict[tuple[str, str], Draft202012Validator] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._api_defs = prepare_schemas(self.messaging_api.get("components", {}).get("schemas", {}))
+        self._webhook_defs = prepare_schemas(self.webhook.get("components", {}).get("schemas", {}))
+        self._operations = _collect_operations(self.messaging_api)
+
+    # -- public -----------------------------------------------------------------------
+
+    def validate_request(self, method: str, path: str, body: Any) -> list[str]:
+        """Problems with this Messaging API request body; empty when it conforms."""
+        return [str(e) for e in self.request_errors(method, path, body)]
+
+    def validate_webhook(self, body: Any) -> list[str]:
+        """Problems with this webhook body (``CallbackRequest``); empty when it conforms."""
+        return [str(e) for e in self.webhook_errors(body)]
+
+    def request_errors(self, method: str, path: str, body: Any) -> list[ContractError]:
+        operation = self._find_operation(method, path)
+        if operation is None:
+            return [ContractError("", f"no operation {method.upper()} {path} in {MESSAGING_API_FILE}")]
+        if operation.body_schema is None:
+            return []
+        if body is None:
+            if operation.body_required:
+                return [ContractError("", f"{method.upper()} {operation.template} requires a JSON body")]
+            return []
+        validator = self._validator("api", operation.method + " " + operation.template, operation.body_schema)
+        return _errors(validator, body)
+
+    def webhook_errors(self, body: Any) -> list[ContractError]:
+        validator = self._validator("webhook", "CallbackRequest", {"$ref": _DEFS_REF + "CallbackRequest"})
+        return _errors(validator, body)
+
+    def schema_errors(self, schema_name: str, instance: Any) -> list[ContractError]:
+        """Validate against one named Messaging API schema (e.g. "Message", "FlexContainer")."""
+        validator = self._validator("api", schema_name, {"$ref": _DEFS_REF + schema_name})
+        return _errors(validator, instance)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _find_operation(self, method: str, path: str) -> _Operation | None:
+        method = method.lower()
+        for operation in self._operations:
+            if operation.method == method and operation.pattern.fullmatch(path):
+                return operation
+        return None
+
+    def _validator(self, which: str, key: str, root: dict[str, Any]) -> Draft202012Validator:
+        with self._lock:
+            validator = self._validators.get((which, key))
+            if validator is None:
+                defs = self._api_defs if which == "api" else self._webhook_defs
+                schema = {**_rewrite_refs(root), "$defs": defs}
+                validator = Draft202012Validator(schema)
+                self._validators[(which, key)] = validator
+            return validator
+
+
+def _errors(validator: Draft202012Validator, instance: Any) -> list[ContractError]:
+    found: set[ContractError] = set()
+    for error in validator.iter_errors(instance):
+        location = _property_path(list(error.absolute_path))
+        if error.validator == "required":
+            missing = re.match(r"^'(.+)' is a required property$", error.message)
+            if missing:
+                location = f"{location}.{missing.group(1)}" if location else missing.group(1)
+        found.add(ContractError(location, _message(error)))
+    # A subtype re-checks its base, so the same problem can be reported twice.
+    return sorted(found, key=lambda e: (e.property, e.message))
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "maxItems":
+        return f"Size must be at most {error.validator_value}"
+    if error.validator == "minItems":
+        return f"Size must be at least {error.validator_value}"
+    if error.validator in {"anyOf", "oneOf"} and error.context:
+        return "must satisfy one of: " + " | ".join(sorted({sub.message for sub in error.context}))
+    message = error.message
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def _property_path(parts: list[str | int]) -> str:
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _collect_operations(document: dict[str, Any]) -> list[_Operation]:
+    operations = []
+    for template, item in document.get("paths", {}).items():
+        regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        pattern = re.compile(regex)
+        literal = sum(1 for segment in template.split("/") if segment and "{" not in segment)
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "delete", "patch"}:
+                continue
+            schema, required = _json_body_schema(operation)
+            operations.append(_Operation(method, template, pattern, literal, schema, required))
+    # Literal paths win over templates: /v2/bot/richmenu/list is not /v2/bot/richmenu/{richMenuId}.
+    operations.sort(key=lambda o: (o.template.count("{"), -o.literal_segments))
+    return operations
+
+
+def _json_body_schema(operation: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    request_body = operation.get("requestBody")
+    if not request_body:
+        return None, False
+    content = request_body.get("content", {})
+    media = content.get("application/json")
+    if media is None or "schema" not in media:
+        return None, False
+    return media["schema"], bool(request_body.get("required", False))
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith(_SCHEMA_REF):
+                out[key] = _DEFS_REF + value[len(_SCHEMA_REF) :]
+            else:
+                out[key] = _rewrite_refs(value)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    return node
+
+
+def _apply_nullable(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable: true`` becomes a JSON Schema type that admits null."""
+    if isinstance(node, dict):
+        out = {k: _apply_nullable(v) for k, v in node.items() if k != "nullable"}
+        if node.get("nullable") is True:
+            if isinstance(out.get("type"), str):
+                out["type"] = [out["type"], "null"]
+                if "enum" in out:
+                    out["enum"] = [*out["enum"], None]
+            else:
+                out = {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(node, list):
+        return [_apply_nullable(v) for v in node]
+    return node
+
+
+def prepare_schemas(schemas: dict[str, Any]) -> dict[str, Any]:
+    """``components.schemas`` as JSON Schema 2020-12 ``$defs`` with discriminators resolved.
+
+    For a base ``B`` with ``discriminator: {propertyName: p, mapping: {v: T, ...}}``:
+    ``B__base`` keeps B's own constraints; ``B`` becomes "B__base, p required and one of the
+    mapped values, and if p == v then T". Each subtype's ``allOf`` entry that pointed to B
+    now points to ``B__base``, so validating T does not dispatch back to itself.
+    """
+    defs: dict[str, Any] = _apply_nullable(_rewrite_refs(copy.deepcopy(schemas)))
+    bases: dict[str, tuple[str, dict[str, str]]] = {}
+    for name, schema in defs.items():
+        discriminator = schema.get("discriminator") if isinstance(schema, dict) else None
+        if discriminator and discriminator.get("mapping"):
+            mapping = {k: _rewrite_refs({"$ref": v})["$ref"] for k, v in discriminator["mapping"].items()}
+            bases[name] = (discriminator["propertyName"], mapping)
+    # Re-point subtypes first, so that a subtype which is itself a base carries the
+    # re-pointed allOf into its own __base copy below.
+    for name, (_, mapping) in bases.items():
+        own_ref = {"$ref": _DEFS_REF + name}
+        for target_ref in set(mapping.values()):
+            target = defs.get(target_ref[len(_DEFS_REF) :])
+            if isinstance(target, dict) and isinstance(target.get("allOf"), list):
+                target["allOf"] = [
+                    {"$ref": _DEFS_REF + name + "__base"} if part == own_ref else part
+                    for part in target["allOf"]
+                ]
+    for name, (prop, mapping) in bases.items():
+        base_name = f"{name}__base"
+        defs[base_name] = {k: v for k, v in defs[name].items() if k != "discriminator"}
+        dispatch: list[dict[str, Any]] = [
+            {"$ref": _DEFS_REF + base_name},
+            {"required": [prop], "properties": {prop: {"enum": sorted(mapping)}}},
+        ]
+        for value, target_ref in sorted(mapping.items()):
+            dispatch.append(
+                {
+                    "if": {"required": [prop], "properties": {prop: {"const": value}}},
+                    "then": {"$ref": target_ref},
+                }
+            )
+        defs[name] = {"allOf": dispatch}
+    for name, extra in REFERENCE_CONSTRAINTS.items():
+        if name in defs:
+            defs[name] = {"allOf": [defs[name], extra]}
+    return defs
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with path.open("rb") as handle:
+        data = yaml.load(handle, Loader=loader)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not an OpenAPI document")
+    return data
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(spec_dir: Path) -> Contract:
+    return Contract(
+        spec_dir=spec_dir,
+        messaging_api=_load_yaml(spec_dir / MESSAGING_API_FILE),
+        webhook=_load_yaml(spec_dir / WEBHOOK_FILE),
+    )
+
+
+def load_contract(spec_dir: Path) -> Contract:
+    """The contract in ``spec_dir`` (loaded once per folder; later calls share it)."""
+    return _load_cached(Path(spec_dir).resolve())
+
+
+def default_spec_dir() -> Path | None:
+    """Where the line-openapi documents are: ``$FANBOT_LINE_OPENAPI_DIR``, else
+    ``<repo>/../shared/line-openapi``; None when neither holds them."""
+    configured = os.environ.get(SPEC_DIR_ENV)
+    repo_root = Path(__file__).resolve().parents[2]
+    candidate = Path(configured) if configured else repo_root / ".." / "shared" / "line-openapi"
+    if (candidate / MESSAGING_API_FILE).is_file() and (candidate / WEBHOOK_FILE).is_file():
+        return candidate.resolve()
+    return None

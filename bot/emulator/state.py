@@ -1,0 +1,327 @@
+"""Everything the emulator remembers, in memory, behind one lock.
+
+Tests read it through ``app.extensions["line_emulator"]``: what was delivered to whom
+(`messages_for`), every API request (`requests`), and every contract violation
+(`violations`). The API views hold `lock` while they check and record a send, so a
+retry key or a reply token can never be accepted twice by concurrent requests.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Direction = Literal["bot", "user"]
+
+
+def new_user_id() -> str:
+    return "U" + secrets.token_hex(16)
+
+
+@dataclass
+class FanUser:
+    user_id: str
+    display_name: str
+    following: bool = False
+    # Remembers an earlier block so the next follow event says isUnblocked=true, like LINE.
+    has_unfollowed: bool = False
+    picture_url: str | None = None
+    language: str = "ja"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of a conversation.
+
+    ``direction`` is "bot" for a message the bot sent (``source`` = reply/push/multicast/
+    broadcast) and "user" for something the fan did (``source`` = the webhook event type).
+    ``delivered`` is False for a message the platform accepted but the fan never saw
+    (the fan had blocked the account).
+    """
+
+    direction: Direction
+    message: dict[str, Any]
+    source: str
+    time: float
+    request_id: str | None
+    message_id: str | None = None
+    delivered: bool = True
+
+
+@dataclass
+class ReplyToken:
+    user_id: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class AcceptedRequest:
+    """What the platform answers again when the same retry key comes back."""
+
+    request_id: str
+    sent_messages: list[dict[str, str]]
+    path: str
+
+
+@dataclass(frozen=True)
+class ApiRequestRecord:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    status: int
+    request_id: str
+
+
+@dataclass
+class RichMenu:
+    rich_menu_id: str
+    body: dict[str, Any]
+    image: bytes | None = None
+    image_content_type: str | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "richMenuId": self.rich_menu_id,
+            "size": self.body.get("size", {}),
+            "selected": bool(self.body.get("selected", False)),
+            "name": self.body.get("name", ""),
+            "chatBarText": self.body.get("chatBarText", ""),
+            "areas": self.body.get("areas", []),
+        }
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One POST of a webhook body to the bot, as sent and as answered."""
+
+    user_id: str | None
+    body: bytes
+    signature: str
+    status: int | None
+    error: str | None
+    time: float
+
+
+@dataclass(frozen=True)
+class LoadingAnimation:
+    chat_id: str
+    loading_seconds: int
+    time: float
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    status: int
+    # True: the request is accepted and delivered, only the answer is lost (the case a
+    # retry key exists for). False: the platform fails before accepting anything.
+    after_accept: bool = False
+
+
+@dataclass
+class _TokenBucket:
+    rate: float
+    tokens: float
+    updated: float
+
+
+@dataclass
+class EmulatorState:
+    """In-memory store of one emulator instance. All mutation goes through methods."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    users: dict[str, FanUser] = field(default_factory=dict)
+    conversations: dict[str, list[LogEntry]] = field(default_factory=dict)
+    reply_tokens: dict[str, ReplyToken] = field(default_factory=dict)
+    accepted_retry_keys: dict[str, AcceptedRequest] = field(default_factory=dict)
+    rich_menus: dict[str, RichMenu] = field(default_factory=dict)
+    default_rich_menu_id: str | None = None
+    user_rich_menus: dict[str, str] = field(default_factory=dict)
+    loading_animations: list[LoadingAnimation] = field(default_factory=list)
+    message_quota: int = 1000
+    total_usage: int = 0
+    violations: list[str] = field(default_factory=list)
+    requests: list[ApiRequestRecord] = field(default_factory=list)
+    webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
+    last_webhook_bodies: dict[str, bytes] = field(default_factory=dict)
+    _injected: dict[str, deque[InjectedFailure]] = field(default_factory=dict, repr=False)
+    _buckets: dict[str, _TokenBucket] = field(default_factory=dict, repr=False)
+    _message_seq: int = field(default=0, repr=False)
+
+    # -- fans -------------------------------------------------------------------------
+
+    def create_user(
+        self, display_name: str, *, user_id: str | None = None, picture_url: str | None = None
+    ) -> FanUser:
+        with self.lock:
+            user = FanUser(
+                user_id=user_id or new_user_id(), display_name=display_name, picture_url=picture_url
+            )
+            self.users[user.user_id] = user
+            self.conversations.setdefault(user.user_id, [])
+            return user
+
+    def get_user(self, user_id: str) -> FanUser | None:
+        with self.lock:
+            return self.users.get(user_id)
+
+    def list_users(self) -> list[FanUser]:
+        with self.lock:
+            return list(self.users.values())
+
+    def set_following(self, user_id: str, following: bool) -> FanUser:
+        with self.lock:
+            user = self.users[user_id]
+            if not following and user.following:
+                user.has_unfollowed = True
+            user.following = following
+            return user
+
+    # -- conversation log -------------------------------------------------------------
+
+    def next_message_id(self) -> str:
+        # LINE message IDs are decimal strings of about 18 digits.
+        with self.lock:
+            self._message_seq += 1
+            return str(500_000_000_000_000_000 + self._message_seq)
+
+    def log(self, user_id: str, entry: LogEntry) -> None:
+        with self.lock:
+            self.conversations.setdefault(user_id, []).append(entry)
+
+    def conversation(self, user_id: str) -> list[LogEntry]:
+        with self.lock:
+            return list(self.conversations.get(user_id, []))
+
+    def messages_for(self, user_id: str) -> list[dict[str, Any]]:
+        """Messages the bot delivered to this fan, in order, exactly as sent."""
+        with self.lock:
+            return [
+                e.message for e in self.conversations.get(user_id, []) if e.direction == "bot" and e.delivered
+            ]
+
+    def undelivered_for(self, user_id: str) -> list[dict[str, Any]]:
+        """Messages accepted for this fan while they had blocked the account."""
+        with self.lock:
+            return [
+                e.message
+                for e in self.conversations.get(user_id, [])
+                if e.direction == "bot" and not e.delivered
+            ]
+
+    # -- reply tokens -----------------------------------------------------------------
+
+    def issue_reply_token(self, user_id: str, now: float) -> str:
+        with self.lock:
+            token = secrets.token_hex(16)
+            self.reply_tokens[token] = ReplyToken(user_id=user_id, issued_at=now)
+            return token
+
+    def use_reply_token(self, token: str, now: float, ttl_seconds: float) -> str | None:
+        """Mark the token used and return its fan, or None when unknown, used or expired."""
+        with self.lock:
+            entry = self.reply_tokens.get(token)
+            if entry is None or entry.used or now - entry.issued_at > ttl_seconds:
+                return None
+            entry.used = True
+            return entry.user_id
+
+    # -- retry keys -------------------------------------------------------------------
+
+    def accepted_request(self, retry_key: str) -> AcceptedRequest | None:
+        with self.lock:
+            return self.accepted_retry_keys.get(retry_key.lower())
+
+    def accept_retry_key(self, retry_key: str, accepted: AcceptedRequest) -> None:
+        with self.lock:
+            self.accepted_retry_keys[retry_key.lower()] = accepted
+
+    # -- rate limit and fault injection -----------------------------------------------
+
+    def take_rate_token(self, endpoint: str, rate_per_second: float, now: float) -> bool:
+        """Token bucket per endpoint holding at most one second's worth of requests."""
+        with self.lock:
+            capacity = max(1.0, rate_per_second)
+            bucket = self._buckets.get(endpoint)
+            if bucket is None:
+                bucket = self._buckets[endpoint] = _TokenBucket(rate_per_second, capacity, now)
+            elapsed = max(0.0, now - bucket.updated)
+            bucket.tokens = min(capacity, bucket.tokens + elapsed * bucket.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return True
+            return False
+
+    def inject_failures(self, path: str, statuses: Iterable[int], *, after_accept: bool = False) -> None:
+        """Make the next calls to ``path`` (e.g. "/v2/bot/message/push") answer these statuses.
+
+        Each status is used once, in order. By default nothing is delivered for it, as when
+        the platform fails before accepting. With ``after_accept=True`` the request is
+        delivered and its retry key accepted, and only the answer is replaced, as when the
+        response is lost on the way back: a retry with the same key then gets 409.
+        """
+        with self.lock:
+            queue = self._injected.setdefault(path, deque())
+            queue.extend(InjectedFailure(status, after_accept) for status in statuses)
+
+    def pop_injected_failure(self, path: str) -> InjectedFailure | None:
+        with self.lock:
+            queue = self._injected.get(path)
+            if not queue:
+                return None
+            return queue.popleft()
+
+    # -- records ----------------------------------------------------------------------
+
+    def record_request(self, record: ApiRequestRecord) -> None:
+        with self.lock:
+            self.requests.append(record)
+
+    def add_violations(self, violations: Iterable[str]) -> None:
+        with self.lock:
+            self.violations.extend(violations)
+
+    def add_usage(self, count: int) -> None:
+        with self.lock:
+            self.total_usage += count
+
+    def record_loading(self, animation: LoadingAnimation) -> None:
+        with self.lock:
+            self.loading_animations.append(animation)
+
+    def record_webhook(self, delivery: WebhookDelivery) -> None:
+        with self.lock:
+            self.webhook_deliveries.append(delivery)
+            if delivery.user_id is not None:
+                self.last_webhook_bodies[delivery.user_id] = delivery.body
+
+    def last_webhook_for(self, user_id: str) -> WebhookDelivery | None:
+        with self.lock:
+            for delivery in reversed(self.webhook_deliveries):
+                if delivery.user_id == user_id:
+                    return delivery
+            return None
+
+    # -- rich menus -------------------------------------------------------------------
+
+    def rich_menu_for(self, user_id: str) -> RichMenu | None:
+        """The menu this fan sees: a per-user link wins over the default, as on LINE."""
+        with self.lock:
+            menu_id = self.user_rich_menus.get(user_id) or self.default_rich_menu_id
+            return self.rich_menus.get(menu_id) if menu_id else None
+
+    def delete_rich_menu(self, rich_menu_id: str) -> bool:
+        with self.lock:
+            if self.rich_menus.pop(rich_menu_id, None) is None:
+                return False
+            if self.default_rich_menu_id == rich_menu_id:
+                self.default_rich_menu_id = None
+            for user_id in [u for u, m in self.user_rich_menus.items() if m == rich_menu_id]:
+                del self.user_rich_menus[user_id]
+            return True

@@ -1,0 +1,229 @@
+"""The contract validator resolves discriminators, so subtypes are really checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from linebot.v3.messaging import (
+    FlexBox,
+    FlexBubble,
+    FlexButton,
+    FlexMessage,
+    FlexText,
+    MessageAction,
+    PostbackAction,
+    QuickReply,
+    QuickReplyItem,
+    ReplyMessageRequest,
+    TextMessage,
+)
+
+from bot.emulator import events
+from bot.emulator.contract import Contract, default_spec_dir, load_contract
+
+SPEC_DIR = default_spec_dir()
+pytestmark = pytest.mark.skipif(
+    SPEC_DIR is None,
+    reason="../shared/line-openapi is absent (set FANBOT_LINE_OPENAPI_DIR): contract tests skipped",
+)
+
+USER = "U" + "1" * 32
+BOT = "U" + "2" * 32
+REPLY = "/v2/bot/message/reply"
+PUSH = "/v2/bot/message/push"
+
+
+@pytest.fixture
+def contract() -> Contract:
+    assert SPEC_DIR is not None
+    return load_contract(SPEC_DIR)
+
+
+def reply_with(*messages: dict[str, Any]) -> dict[str, Any]:
+    return {"replyToken": "token", "messages": list(messages)}
+
+
+def test_reply_built_by_the_sdk_conforms(contract: Contract) -> None:
+    request = ReplyMessageRequest(
+        replyToken="token",
+        messages=[
+            TextMessage(
+                text="次の質問です",
+                quickReply=QuickReply(
+                    items=[
+                        QuickReplyItem(
+                            action=PostbackAction(label="はい", data="v1:q1:yes", displayText="はい")
+                        ),
+                        QuickReplyItem(action=MessageAction(label="いいえ", text="いいえ")),
+                    ]
+                ),
+            ),
+            FlexMessage(
+                altText="クーポン",
+                contents=FlexBubble(
+                    body=FlexBox(
+                        layout="vertical",
+                        contents=[
+                            FlexText(text="10% OFF", weight="bold", size="xl"),
+                            FlexButton(action=PostbackAction(label="使う", data="v1:coupon:use")),
+                        ],
+                    )
+                ),
+            ),
+        ],
+    )
+
+    assert contract.validate_request("POST", REPLY, request.to_dict()) == []
+
+
+def test_text_message_without_text_is_rejected(contract: Contract) -> None:
+    problems = contract.validate_request("POST", REPLY, reply_with({"type": "text"}))
+
+    assert problems == ["messages[0].text: 'text' is a required property"]
+
+
+def test_text_message_with_an_unknown_property_passes_because_the_spec_allows_extras(
+    contract: Contract,
+) -> None:
+    # messaging-api.yml sets no additionalProperties: false anywhere, so extra fields pass.
+    body = reply_with({"type": "text", "text": "hi", "unknownField": 1})
+
+    assert contract.validate_request("POST", REPLY, body) == []
+
+
+def test_quick_reply_postback_without_data_is_rejected(contract: Contract) -> None:
+    item = {"type": "action", "action": {"type": "postback", "label": "はい", "displayText": "はい"}}
+    body = reply_with({"type": "text", "text": "q", "quickReply": {"items": [item]}})
+
+    problems = contract.validate_request("POST", REPLY, body)
+
+    assert problems == ["messages[0].quickReply.items[0].action.data: 'data' is a required property"]
+
+
+def test_text_component_without_text_nested_in_a_box_is_rejected(contract: Contract) -> None:
+    bubble = {
+        "type": "bubble",
+        "body": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "box", "layout": "horizontal", "contents": [{"type": "text"}]}],
+        },
+    }
+    body = reply_with({"type": "flex", "altText": "alt", "contents": bubble})
+
+    problems = contract.validate_request("POST", REPLY, body)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("messages[0].contents.body.contents[0].contents[0]: ")
+    assert "'text' is a required property" in problems[0]
+
+
+def test_button_action_inside_a_footer_is_checked_against_its_subtype(contract: Contract) -> None:
+    bubble = {
+        "type": "bubble",
+        "footer": {
+            "type": "box",
+            "layout": "vertical",
+            "contents": [{"type": "button", "action": {"type": "message", "label": "x"}}],
+        },
+    }
+    body = reply_with({"type": "flex", "altText": "alt", "contents": bubble})
+
+    assert contract.validate_request("POST", REPLY, body) == [
+        "messages[0].contents.footer.contents[0].action.text: 'text' is a required property"
+    ]
+
+
+def test_unknown_message_type_is_rejected(contract: Contract) -> None:
+    problems = contract.validate_request("POST", REPLY, reply_with({"type": "hologram", "text": "x"}))
+
+    assert len(problems) == 1
+    assert problems[0].startswith("messages[0].type: 'hologram' is not one of [")
+
+
+def test_unknown_flex_component_type_is_rejected(contract: Contract) -> None:
+    bubble = {
+        "type": "bubble",
+        "body": {"type": "box", "layout": "vertical", "contents": [{"type": "marquee"}]},
+    }
+
+    problems = contract.validate_request(
+        "POST", PUSH, {"to": USER, "messages": [{"type": "flex", "altText": "a", "contents": bubble}]}
+    )
+
+    assert len(problems) == 1
+    assert problems[0].startswith("messages[0].contents.body.contents[0].type: 'marquee' is not one of")
+
+
+def test_message_without_type_is_rejected(contract: Contract) -> None:
+    assert contract.validate_request("POST", REPLY, reply_with({"text": "x"})) == [
+        "messages[0].type: 'type' is a required property"
+    ]
+
+
+def test_more_than_five_messages_break_the_contract(contract: Contract) -> None:
+    body = reply_with(*[{"type": "text", "text": str(i)} for i in range(6)])
+
+    assert contract.validate_request("POST", REPLY, body) == ["messages: Size must be at most 5"]
+
+
+def test_multicast_to_more_than_500_users_breaks_the_contract(contract: Contract) -> None:
+    body = {"to": [USER] * 501, "messages": [{"type": "text", "text": "x"}]}
+
+    assert contract.validate_request("POST", "/v2/bot/message/multicast", body) == [
+        "to: Size must be at most 500"
+    ]
+
+
+def test_templated_paths_are_matched_and_bodiless_operations_pass(contract: Contract) -> None:
+    assert contract.validate_request("GET", "/v2/bot/richmenu/list", None) == []
+    assert contract.validate_request("POST", "/v2/bot/user/all/richmenu/richmenu-abc", None) == []
+
+
+def test_unknown_operation_is_reported(contract: Contract) -> None:
+    assert contract.validate_request("POST", "/v2/bot/teleport", {}) == [
+        "no operation POST /v2/bot/teleport in messaging-api.yml"
+    ]
+
+
+def test_missing_required_body_is_reported(contract: Contract) -> None:
+    assert contract.validate_request("POST", PUSH, None) == ["POST /v2/bot/message/push requires a JSON body"]
+
+
+def test_emulator_webhook_bodies_conform(contract: Contract) -> None:
+    body = events.callback_body(
+        [
+            events.follow_event(USER, reply_token="r1"),
+            events.text_message_event(USER, "こんにちは", reply_token="r2"),
+            events.postback_event(USER, "v1:q1:yes", reply_token="r3", params={"date": "2025-01-01"}),
+            events.unfollow_event(USER),
+        ],
+        BOT,
+    )
+
+    assert contract.validate_webhook(body) == []
+
+
+def test_webhook_event_missing_its_subtype_fields_is_rejected(contract: Contract) -> None:
+    event = events.follow_event(USER, reply_token="r")
+    del event["follow"]
+
+    assert contract.validate_webhook(events.callback_body([event], BOT)) == [
+        "events[0].follow: 'follow' is a required property"
+    ]
+
+
+def test_contract_is_loaded_once_per_folder() -> None:
+    assert SPEC_DIR is not None
+    assert load_contract(SPEC_DIR) is load_contract(SPEC_DIR)
+
+
+def test_default_spec_dir_honours_the_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("FANBOT_LINE_OPENAPI_DIR", str(tmp_path))
+    assert default_spec_dir() is None
+    (tmp_path / "messaging-api.yml").write_text("openapi: 3.0.0\n")
+    (tmp_path / "webhook.yml").write_text("openapi: 3.0.3\n")
+    assert default_spec_dir() == tmp_path.resolve()

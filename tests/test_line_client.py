@@ -1,0 +1,149 @@
+"""The LINE client against the emulator: retry keys, and how every failure is classified."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from linebot.v3.messaging import TextMessage
+
+from bot.emulator.server import EmulatorServer
+from bot.line_client import LineApiError, LineClient
+from bot.settings import Settings
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, RunningEmulator
+
+PUSH = "/v2/bot/message/push"
+
+
+@pytest.fixture
+def line_client(emulator: RunningEmulator) -> Iterator[LineClient]:
+    client = LineClient(
+        Settings(
+            line_channel_secret=CHANNEL_SECRET,
+            line_channel_access_token=ACCESS_TOKEN,
+            line_api_base_url=emulator.base_url,
+            line_timeout_seconds=5.0,
+        )
+    )
+    yield client
+    client.close()
+    assert emulator.state.violations == []
+
+
+@pytest.fixture
+def fan(emulator: RunningEmulator) -> str:
+    user = emulator.state.create_user("プッシュ先").user_id
+    emulator.state.set_following(user, True)
+    return user
+
+
+def test_push_is_delivered_and_returns_the_request_id(
+    line_client: LineClient, emulator: RunningEmulator, fan: str
+) -> None:
+    result = line_client.push(
+        fan, [TextMessage(text="試合おつかれさまでした！")], retry_key=str(uuid.uuid4())
+    )
+    assert not result.already_accepted
+    assert result.request_id
+    assert [m["text"] for m in emulator.state.messages_for(fan)] == ["試合おつかれさまでした！"]
+
+
+def test_repeated_retry_key_is_reported_as_already_accepted_and_not_delivered_twice(
+    line_client: LineClient, emulator: RunningEmulator, fan: str
+) -> None:
+    key = str(uuid.uuid4())
+    first = line_client.push(fan, [TextMessage(text="クーポンです")], retry_key=key)
+    second = line_client.push(fan, [TextMessage(text="クーポンです")], retry_key=key)
+    assert second.already_accepted
+    assert second.request_id == first.request_id
+    assert len(emulator.state.messages_for(fan)) == 1
+
+
+def test_response_lost_after_acceptance_is_safe_to_retry(
+    line_client: LineClient, emulator: RunningEmulator, fan: str
+) -> None:
+    emulator.state.inject_failures(PUSH, [500], after_accept=True)
+    key = str(uuid.uuid4())
+    with pytest.raises(LineApiError) as failure:
+        line_client.push(fan, [TextMessage(text="一度だけ")], retry_key=key)
+    assert failure.value.retryable
+    retried = line_client.push(fan, [TextMessage(text="一度だけ")], retry_key=key)
+    assert retried.already_accepted
+    assert len(emulator.state.messages_for(fan)) == 1
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (400, False)])
+def test_api_errors_are_classified_for_retry(
+    line_client: LineClient, emulator: RunningEmulator, fan: str, status: int, retryable: bool
+) -> None:
+    emulator.state.inject_failures(PUSH, [status])
+    with pytest.raises(LineApiError) as failure:
+        line_client.push(fan, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+    assert failure.value.status == status
+    assert failure.value.retryable is retryable
+    assert emulator.state.messages_for(fan) == []
+
+
+def test_bad_request_is_a_permanent_error_with_the_platforms_reason(line_client: LineClient) -> None:
+    with pytest.raises(LineApiError) as failure:
+        line_client.push("not-a-user-id", [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+    assert failure.value.status == 400
+    assert not failure.value.retryable
+    assert "to" in failure.value.message
+
+
+def test_wrong_access_token_is_a_permanent_error(emulator: RunningEmulator, fan: str) -> None:
+    client = LineClient(
+        Settings(
+            line_channel_secret="s", line_channel_access_token="wrong", line_api_base_url=emulator.base_url
+        )
+    )
+    with pytest.raises(LineApiError) as failure:
+        client.push(fan, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+    client.close()
+    assert failure.value.status == 401
+    assert not failure.value.retryable
+
+
+def test_unreachable_api_is_a_retryable_transport_error() -> None:
+    client = LineClient(
+        Settings(
+            line_channel_secret="s", line_channel_access_token="t", line_api_base_url="http://127.0.0.1:9"
+        )
+    )
+    with pytest.raises(LineApiError) as failure:
+        client.push("U" + "3" * 32, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+    client.close()
+    assert failure.value.status is None
+    assert failure.value.retryable
+
+
+def test_api_that_does_not_answer_in_time_is_a_retryable_timeout() -> None:
+    release = threading.Event()
+    slow = Flask("slow")
+
+    @slow.post("/v2/bot/message/push")
+    def hang() -> str:
+        release.wait(10)
+        return "{}"
+
+    with EmulatorServer(slow) as server:
+        client = LineClient(
+            Settings(
+                line_channel_secret="s",
+                line_channel_access_token="t",
+                line_api_base_url=server.base_url,
+                line_timeout_seconds=0.2,
+            )
+        )
+        with pytest.raises(LineApiError) as failure:
+            client.push("U" + "3" * 32, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+        release.set()
+        client.close()
+        time.sleep(0)  # let the handler thread finish before the server stops
+    assert failure.value.retryable
+    assert "timed out" in failure.value.message.lower() or "timeout" in failure.value.message.lower()
