@@ -1,0 +1,50 @@
+"""``fanbot analyze FILE --out DIR``: a thin shell over :func:`segmentation.analyze_file`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from segmentation import analyze_file
+from segmentation.correlation import BANDS
+
+_BAND_JA = {b.name: b.label_ja for b in BANDS}
+
+
+@click.command("analyze")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--target", default=None, help="lookalike scoring target item id (yes/no item)")
+@click.option("--no-progress", is_flag=True, help="do not show progress bars")
+def analyze(file: Path, out_dir: Path, target: str | None, no_progress: bool) -> None:
+    """Correlate survey answers in FILE and write pairs.csv, heatmaps and report.html to DIR."""
+    try:
+        result = analyze_file(file, out_dir, target=target, progress=not no_progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from data.catalog import load_catalog
+
+    labels = load_catalog().labels
+    click.echo(
+        f"回答者 {result.respondents:,} 人、項目 {result.items} 個、組み合わせ {len(result.pairs):,} 組"
+    )
+    click.echo(f"偶然とは考えにくい組み合わせ（q < 0.05）: {result.significant:,} 組")
+    strongest = result.strongest(5)
+    if len(strongest):
+        click.echo("関係の強い組み合わせ:")
+        columns = [strongest[c].tolist() for c in ("item_a", "item_b", "r", "n", "q", "band")]
+        for a, b, r, n, q, band_name in zip(*columns, strict=True):
+            click.echo(
+                f"  {labels.get(a, a)} × {labels.get(b, b)}: r={r:.2f}, "
+                f"n={n:,}, {_BAND_JA[band_name]}, q={q:.2g}"
+            )
+    if result.evaluation is not None:
+        ev = result.evaluation
+        lift = "—" if math.isnan(ev.lift_at_20) else f"{ev.lift_at_20:.2f} 倍"
+        click.echo(
+            f"「{labels.get(ev.target, ev.target)}」の似たファン探し（交差検証 {ev.n:,} 人）: "
+            f"AUC {ev.auc:.3f}、上位 20% のリフト {lift}"
+        )
+    click.echo(f"出力: {', '.join(str(p) for p in result.files.values())}")

@@ -1,0 +1,152 @@
+"""Correlation table. References: pandas.DataFrame.corr() (pairwise-complete Pearson) for r,
+scipy.stats.pearsonr on each pair's complete rows for p, explicit counts for n."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from segmentation.correlation import PAIR_COLUMNS, band, bands, correlate, correlation_matrix
+from segmentation.synthetic import make_survey
+
+
+def _mixed_frame(seed: int = 0, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(n)
+    frame = pd.DataFrame(
+        {
+            "yes_a": (z + rng.standard_normal(n) > 0).astype(float),
+            "yes_b": (z + rng.standard_normal(n) > 0.5).astype(float),
+            "count": np.floor(np.exp(1 + 0.5 * z + rng.standard_normal(n))),
+            # Large offset, small spread: cancellation would show here without centring.
+            "offset": 1e6 + z + 0.1 * rng.standard_normal(n),
+            "noise": rng.standard_normal(n),
+        }
+    )
+    return frame.mask(rng.random(frame.shape) < 0.5)
+
+
+def test_r_matches_pandas_corr_with_missing_values() -> None:
+    frame = _mixed_frame()
+    ours = correlation_matrix(frame).frame()
+    ref = frame.corr()
+    np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-9, rtol=0)
+
+
+def test_table_has_r_n_p_q_of_each_pair_from_independent_references() -> None:
+    frame = _mixed_frame(seed=1)
+    table = correlate(frame)
+    assert list(table.columns) == list(PAIR_COLUMNS)
+    assert len(table) == 10
+    for row in table.itertuples(index=False):
+        both = frame[[row.item_a, row.item_b]].dropna()
+        assert row.n == len(both)
+        ref = stats.pearsonr(both.iloc[:, 0], both.iloc[:, 1])
+        assert row.r == pytest.approx(ref.statistic, abs=1e-9)
+        assert row.p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+    # BH by the explicit formula q_(i) = min_{j>=i} p_(j)·m/j.
+    p = table["p"].to_numpy()
+    order = np.argsort(p)
+    m = len(p)
+    q_sorted = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(q_sorted, 1)
+    np.testing.assert_allclose(table["q"].to_numpy(), q, rtol=1e-12)
+
+
+def test_pairs_with_fewer_than_three_joint_answers_are_left_out() -> None:
+    frame = pd.DataFrame(
+        {
+            "a": [1, 0, 1, 0, np.nan, np.nan],
+            "b": [1, 1, 0, 0, np.nan, np.nan],
+            "c": [np.nan, np.nan, np.nan, 1, 0, 1],
+        }
+    )
+    table = correlate(frame)
+    assert list(zip(table["item_a"], table["item_b"], strict=True)) == [("a", "b")]
+    assert table["n"].tolist() == [4]
+
+
+def test_constant_column_within_pair_gives_empty_r_p_q_and_band_none() -> None:
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, 1.0, 1.0, 0.0, np.nan],
+            "b": [1.0, 0.0, 1.0, np.nan, 1.0],
+            "c": [2.5, 2.5, 2.5, 2.5, 2.5],
+            "d": [0.1, 0.5, 0.2, 0.9, 0.3],
+        }
+    )
+    table = correlate(frame).set_index(["item_a", "item_b"]).to_dict("index")
+    # a is constant (1) on the rows where b is answered; c is constant everywhere.
+    for pair in [("a", "b"), ("a", "c"), ("c", "d")]:
+        row = table[pair]
+        assert np.isnan(row["r"]) and np.isnan(row["p"]) and np.isnan(row["q"])
+        assert row["band"] == "none"
+    assert not np.isnan(table[("b", "d")]["r"])
+    # pandas agrees that these are undefined.
+    assert bool(frame.corr()["b"].isna()["a"])
+
+
+def test_column_that_looks_binary_in_the_sample_but_is_not_is_still_exact() -> None:
+    rng = np.random.default_rng(2)
+    n = 60_000
+    frame = pd.DataFrame({"a": (rng.random(n) < 0.4).astype(float), "b": rng.standard_normal(n)})
+    frame.loc[frame.index[-1], "a"] = 3.0  # past the sample rows
+    frame = frame.mask(rng.random(frame.shape) < 0.3)
+    frame.loc[frame.index[-1], ["a", "b"]] = [3.0, 5.0]
+    ours = correlation_matrix(frame).frame()
+    np.testing.assert_allclose(ours.to_numpy(), frame.corr().to_numpy(), atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("r", "expected"),
+    [
+        (0.8, "strong"),
+        (-0.95, "strong"),
+        (0.79, "moderate"),
+        (-0.5, "moderate"),
+        (0.3, "weak"),
+        (0.29, "none"),
+        (0.0, "none"),
+        (float("nan"), "none"),
+    ],
+)
+def test_bands_follow_the_source_material(r: float, expected: str) -> None:
+    assert band(r) == expected
+    assert bands([r])[0] == expected
+
+
+def test_non_numeric_column_is_named() -> None:
+    frame = pd.DataFrame({"a": [1.0, 0.0], "bad": ["x", "y"]})
+    with pytest.raises(ValueError, match="'bad'"):
+        correlate(frame)
+
+
+def test_duplicated_column_is_named() -> None:
+    frame = pd.DataFrame([[1.0, 0.0], [0.0, 1.0]], columns=["a", "a"])
+    with pytest.raises(ValueError, match="'a'"):
+        correlate(frame)
+
+
+def test_planted_correlations_are_found() -> None:
+    survey = make_survey(3000, 40, n_groups=4, group_size=5, loading=0.7, seed=3)
+    table = correlate(survey.frame)
+    truth = survey.structure.true_pairs(table)
+    found = (table["q"] < 0.05).to_numpy()
+    assert found[truth].mean() > 0.9
+    assert (found & ~truth).sum() <= 0.05 * found.sum() + 1
+
+
+def test_no_correlation_data_yields_few_discoveries() -> None:
+    # Under the global null BH at 0.05 makes any discovery with probability <= 0.05, so
+    # across 10 independent null data sets we expect about 0.5 data sets with discoveries.
+    with_discoveries = 0
+    for seed in range(10):
+        survey = make_survey(800, 30, n_groups=0, group_size=0, seed=seed)
+        table = correlate(survey.frame)
+        with_discoveries += int((table["q"] < 0.05).any())
+        # p-values are roughly uniform: about 5% fall below 0.05.
+        assert (table["p"] < 0.05).mean() < 0.12
+    assert with_discoveries <= 3
