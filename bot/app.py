@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from bot import db, health, webhook
+from bot import admin, db, health, webhook
 from bot.app_context import Clock
 from bot.conversation import build_dispatcher
 from bot.line_client import LineClient
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     db.init_app(app, db.Database(settings.database_url))
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(admin.bp)
     if not app.debug and not settings.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -137,4 +138,66 @@ class AnonymousCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-__all__ = ["AnonymousCount", "Answer", "Base", "Fan", "UTCDateTime", "WebhookEvent", "utcnow"]
+class SurveyRound(Base):
+    """A few questions asked in a row in chat; its id in each button tells a current tap from a stale one.
+
+    ``item_ids`` lists the round's items in asking order and ``position`` points at the one
+    being asked; ``skipped_item_ids`` keeps the items the fan skipped in this round.
+    A ``purpose`` of ``change`` marks a one-item round that re-asks an answered item.
+    """
+
+    __tablename__ = "survey_rounds"
+    __table_args__ = (Index("ix_survey_rounds_fan_id", "fan_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    fan_id: Mapped[int] = mapped_column(ForeignKey("fans.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16), default="survey")
+    item_ids: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_item_ids: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def items(self) -> list[str]:
+        return [item for item in self.item_ids.split(",") if item]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [item for item in self.skipped_item_ids.split(",") if item]
+
+    @property
+    def current_item_id(self) -> str | None:
+        items = self.items
+        if self.closed_at is not None or self.position >= len(items):
+            return None
+        return items[self.position]
+
+
+
+
+class StaffUser(Base):
+    """A person who signs in to the web pages: a marketer of the team (partner staff come later)."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="marketer")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+__all__ = [
+    "AnonymousCount",
+    "Answer",
+    "Base",
+    "Fan",
+    "StaffUser",
+    "SurveyRound",
+    "UTCDateTime",
+    "WebhookEvent",
+    "utcnow",
+]

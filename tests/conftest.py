@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from bot.emulator.state import EmulatorState
 from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
-from data.models import Base
+from data.models import Base, StaffUser
 from tests.line_driver import LineDriver
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -244,3 +245,32 @@ def fan_id(line: LineDriver) -> str:
 def emulator_requests(emulator: RunningEmulator) -> Any:
     """Every Messaging API request the emulator received so far."""
     return lambda: list(emulator_state(emulator).requests)
+
+
+MARKETER_EMAIL = "marketer@example.com"
+MARKETER_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def marketer(app: Flask, clock: FrozenClock) -> StaffUser:
+    from data.staff import create_staff_user
+
+    with app.extensions["fanbot.db"].transaction() as db:
+        return create_staff_user(db, MARKETER_EMAIL, "マーケ 花子", MARKETER_PASSWORD, now=clock())
+
+
+def form_csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient, marketer: StaffUser) -> FlaskClient:
+    """A browser session signed in as the marketer."""
+    token = form_csrf(client.get("/admin/login").get_data(as_text=True))
+    response = client.post(
+        "/admin/login", data={"csrf": token, "email": MARKETER_EMAIL, "password": MARKETER_PASSWORD}
+    )
+    assert response.status_code == 302
+    return client

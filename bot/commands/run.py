@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import run_simple
 
 from bot.settings import Settings, SettingsError, demo_environment
 
 EMULATOR_PREFIX = "/emulator"
+DEMO_MARKETER_EMAIL = "demo@fanbot.example"
+DEMO_MARKETER_PASSWORD = "fanbot-demo-pass"
 
 
 def dev_settings(environ: dict[str, str]) -> Settings:
@@ -47,6 +51,14 @@ def build_dev_app(settings: Settings) -> Flask:
     return app
 
 
+def ensure_demo_marketer(session: Session) -> None:
+    from data.models import StaffUser, utcnow
+    from data.staff import create_staff_user
+
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == DEMO_MARKETER_EMAIL)) is None:
+        create_staff_user(session, DEMO_MARKETER_EMAIL, "デモ担当者", DEMO_MARKETER_PASSWORD, now=utcnow())
+
+
 @click.command()
 @click.option("--no-demo-data", is_flag=True, help="Do not load the demo fans and answers.")
 def run(no_demo_data: bool) -> None:
@@ -63,6 +75,9 @@ def run(no_demo_data: bool) -> None:
     click.echo(f"fanbot is starting at {base}/")
     click.echo(f"  LINE webhook:   {base}/callback")
     click.echo(f"  health check:   {base}/healthz")
+    click.echo(f"  admin pages:    {base}/admin/")
+    if not no_demo_data:
+        click.echo(f"                  demo sign-in: {DEMO_MARKETER_EMAIL} / {DEMO_MARKETER_PASSWORD}")
     if own_emulator:
         click.echo(f"  LINE emulator:  {base}{EMULATOR_PREFIX}/   (play a fan here)")
     else:
@@ -80,6 +95,7 @@ def run(no_demo_data: bool) -> None:
 
         with make_session_factory(engine)() as session, session.begin():
             created = load_demo_data(session)
+            ensure_demo_marketer(session)
         if created:
             click.echo(f"  demo data:      {created} demo respondents loaded")
     engine.dispose()

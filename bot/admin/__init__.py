@@ -1,0 +1,5 @@
+"""The marketers' web pages under ``/admin``."""
+
+from bot.admin.views import bp
+
+__all__ = ["bp"]

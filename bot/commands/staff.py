@@ -1,0 +1,33 @@
+"""``fanbot staff``: accounts for the admin pages."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import load_settings
+
+
+@click.group()
+def staff() -> None:
+    """Accounts of the people who sign in to the admin pages."""
+
+
+@staff.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="Name shown in the pages.")
+@click.password_option(help="At least 10 characters; asked for when not given.")
+def create(email: str, name: str, password: str) -> None:
+    """Create a marketer account."""
+    from data.database import make_engine, make_session_factory
+    from data.models import utcnow
+    from data.staff import StaffError, create_staff_user
+
+    engine = make_engine(load_settings().database_url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            create_staff_user(session, email, name, password, now=utcnow())
+    except StaffError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        engine.dispose()
+    click.echo(f"created marketer account {email.strip().lower()}")

@@ -1,0 +1,128 @@
+"""Marketers' pages: sign-in, CSRF, dashboard counts, fans and their answers."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.answers import record_answer
+from data.models import Fan, StaffUser
+from data.staff import StaffError, authenticate, create_staff_user
+from tests.conftest import MARKETER_EMAIL, MARKETER_PASSWORD, FrozenClock, form_csrf
+from tests.line_driver import LineDriver
+
+
+def test_pages_require_sign_in(client: FlaskClient) -> None:
+    for path in ("/admin/", "/admin/fans", "/admin/fans/1", "/admin/survey"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/admin/login")
+
+
+def test_wrong_password_is_refused_in_japanese(client: FlaskClient, marketer: StaffUser) -> None:
+    token = form_csrf(client.get("/admin/login").get_data(as_text=True))
+    response = client.post("/admin/login", data={"csrf": token, "email": MARKETER_EMAIL, "password": "nope"})
+    assert response.status_code == 401
+    assert "メールアドレスかパスワードが違います" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(client: FlaskClient, marketer: StaffUser) -> None:
+    response = client.post("/admin/login", data={"email": MARKETER_EMAIL, "password": MARKETER_PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_never_redirects_to_another_site(client: FlaskClient, marketer: StaffUser) -> None:
+    token = form_csrf(client.get("/admin/login").get_data(as_text=True))
+    response = client.post(
+        "/admin/login?next=//evil.example/phish",
+        data={"csrf": token, "email": MARKETER_EMAIL, "password": MARKETER_PASSWORD},
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_dashboard_counts_fans_consent_and_answers(
+    admin_client: FlaskClient, line: LineDriver, fan_id: str, session: Session, clock: FrozenClock
+) -> None:
+    line.follow(line.new_fan("未同意さん"))
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert 'id="line-fans">2<' in html
+    assert 'id="following">2<' in html
+    assert 'id="consented">1<' in html
+
+
+def test_fan_list_and_detail_show_stored_answers(
+    admin_client: FlaskClient, fan_id: str, session: Session, clock: FrozenClock
+) -> None:
+    fan = session.scalars(select(Fan).where(Fan.line_user_id == fan_id)).one()
+    record_answer(session, fan.id, "likes_super_sento", 1.0, clock())
+    record_answer(session, fan.id, "live_games_per_year", 12.0, clock())
+    session.commit()
+    listing = admin_client.get("/admin/fans?source=line").get_data(as_text=True)
+    assert f'/admin/fans/{fan.id}"' in listing
+    detail = admin_client.get(f"/admin/fans/{fan.id}").get_data(as_text=True)
+    assert "スーパー銭湯" in detail
+    assert "はい" in detail
+    assert ">12<" in detail
+    assert "2026-11-28 21:30" in detail  # stored in UTC, shown in Asia/Tokyo
+
+
+def test_unknown_fan_page_is_not_found(admin_client: FlaskClient) -> None:
+    assert admin_client.get("/admin/fans/999999").status_code == 404
+
+
+def test_bad_filter_is_a_clear_error(admin_client: FlaskClient) -> None:
+    response = admin_client.get("/admin/fans?source=everyone")
+    assert response.status_code == 400
+
+
+def test_logout_needs_the_form_token_and_ends_the_session(admin_client: FlaskClient) -> None:
+    assert admin_client.post("/admin/logout").status_code == 400
+    assert admin_client.get("/admin/").status_code == 200
+    token = form_csrf(admin_client.get("/admin/").get_data(as_text=True))
+    assert admin_client.post("/admin/logout", data={"csrf": token}).status_code == 302
+    assert admin_client.get("/admin/").status_code == 302
+
+
+def test_survey_page_lists_every_catalog_item(admin_client: FlaskClient, app: Flask) -> None:
+    html = admin_client.get("/admin/survey").get_data(as_text=True)
+    assert html.count("<code>") == len(app.extensions["fanbot.catalog"])
+
+
+def test_staff_account_rules(db_session: Session, clock: FrozenClock) -> None:
+    with pytest.raises(StaffError, match="at least"):
+        create_staff_user(db_session, "a@example.com", "A", "short", now=clock())
+    with pytest.raises(StaffError, match="e-mail"):
+        create_staff_user(db_session, "not-an-address", "A", "long enough password", now=clock())
+    create_staff_user(db_session, "A@Example.com ", "A", "long enough password", now=clock())
+    with pytest.raises(StaffError, match="already exists"):
+        create_staff_user(db_session, "a@example.com", "A", "another long password", now=clock())
+    assert authenticate(db_session, "a@example.com", "long enough password", now=clock()) is not None
+    assert authenticate(db_session, "a@example.com", "wrong password!!", now=clock()) is None
+    assert authenticate(db_session, "b@example.com", "long enough password", now=clock()) is None
+
+
+def test_staff_create_command_makes_an_account_that_can_sign_in(
+    database_url: str, db_session: Session, clock: FrozenClock
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.commands.staff import staff
+
+    env = {"DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+    runner = CliRunner()
+    result = runner.invoke(
+        staff, ["create", "new@example.com", "--name", "新人", "--password", "a long password"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert authenticate(db_session, "new@example.com", "a long password", now=clock()) is not None
+    db_session.rollback()  # release SQLite's write lock before the command opens its own connection
+    again = runner.invoke(
+        staff, ["create", "new@example.com", "--name", "新人", "--password", "a long password"], env=env
+    )
+    assert again.exit_code != 0
+    assert "already exists" in again.output
