@@ -12,7 +12,9 @@ from bot.app_context import Clock
 from bot.conversation import build_dispatcher
 from bot.line_client import LineClient
 from bot.settings import Settings
+from bot.survey import install_priority_provider
 from data.catalog import load_catalog
+from data.survey_selection import configured_priority
 
 
 def system_clock() -> datetime:
@@ -29,6 +31,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["fanbot.settings"] = settings
     app.extensions["fanbot.clock"] = clock or system_clock
     app.extensions["fanbot.dispatcher"] = build_dispatcher()
+    # Campaign targeting will replace this with the items active campaigns need answered.
+    install_priority_provider(app, configured_priority())
     app.extensions["fanbot.line_client"] = LineClient(settings)
     db.init_app(app, db.Database(settings.database_url))
     app.register_blueprint(webhook.bp)

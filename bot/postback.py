@@ -16,6 +16,8 @@ MAX_LENGTH = 300  # LINE's limit for postback action data
 KINDS: dict[str, int] = {
     "consent": 2,  # answer ("yes"/"no"), consent text version
     "answer": 3,  # item id, value, round id
+    "skip": 2,  # item id, round id (skip this item for the rest of the round)
+    "change": 1,  # item id (ask an answered item again, to change the answer)
     "delete": 1,  # "yes"/"no" (data deletion confirmation)
     "survey": 0,  # start a survey round
     "coupons": 0,  # show my coupons

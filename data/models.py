@@ -174,8 +174,6 @@ class SurveyRound(Base):
         return items[self.position]
 
 
-
-
 class StaffUser(Base):
     """A person who signs in to the web pages: a marketer of the team (partner staff come later)."""
 

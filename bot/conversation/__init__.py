@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from bot.conversation import consent, help
+from bot.conversation import consent, help, menu, privacy, survey
 from bot.dispatch import Dispatcher
 
 
 def build_dispatcher() -> Dispatcher:
     dispatcher = Dispatcher()
-    after_consent: list[consent.AfterConsent] = []
+    # The survey's first round starts in the same reply as the thanks for consenting.
+    after_consent: list[consent.AfterConsent] = [survey.after_consent]
     consent.register(dispatcher, after_consent)
+    survey.register(dispatcher)
+    privacy.register(dispatcher)
+    menu.register(dispatcher)
     help.register(dispatcher)
     return dispatcher

@@ -66,14 +66,18 @@ def make_consent_handler(after_consent: list[AfterConsent]) -> Callable[[Turn, P
     def on_consent(turn: Turn, postback: Postback) -> None:
         answer, version = postback.args
         fan = turn.find_fan()
-        if fan is None:
-            # A tap from someone we have no record of (deleted, or never followed).
-            turn.reply(messages.text("まずは友だち追加をお願いします。"))
-            return
         if version != turn.settings.consent_version:
             turn.reply(messages.text("同意の内容が更新されました。お手数ですが、もう一度ご確認ください。"))
             turn.reply(consent_question(turn))
             return
+        if fan is None:
+            if answer != "yes":
+                turn.reply(messages.text("承知しました。気が変わったら「同意」と送ってください。"))
+                return
+            # A friend the bot has no record of (befriended before fanbot ran, or deleted
+            # their data) registers by agreeing; only a friend can talk to the account.
+            fan = Fan(line_user_id=turn.user_id, source="line", created_at=turn.now, is_following=True)
+            turn.session.add(fan)
         if answer == "yes":
             if fan.has_consented and fan.consent_version == version:
                 turn.reply(messages.text("すでに同意いただいています。ありがとうございます！"))

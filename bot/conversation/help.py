@@ -1,24 +1,49 @@
-"""Replies for text the bot does not understand and for taps it cannot accept."""
+"""Replies for text the bot does not understand, for taps it cannot accept, and for strangers."""
 
 from __future__ import annotations
 
 from bot import messages
 from bot.conversation.consent import consent_question
 from bot.dispatch import Dispatcher, Turn
+from data.models import Fan
 
 HELP_TEXT = (
     "ご利用いただけるキーワードです。\n"
     "・アンケート：アンケートに答える\n"
+    "・回答変更：答えた内容を変更する\n"
     "・マイクーポン：お持ちのクーポンを見る\n"
+    "・試合日程：今後のホームゲームを見る\n"
+    "・設定：配信停止・データ削除などの設定\n"
     "・配信停止／配信再開：お知らせの受け取りを止める／再開する\n"
     "・データ削除：あなたのデータをすべて削除する"
 )
+
+# Someone with no fan record: a friend from before fanbot ran, or someone who deleted
+# their data. Nothing is stored for them until they agree to the consent text again.
+UNKNOWN_TEXT = "はじめまして！チームの公式アカウントです。ご利用の前に、下の内容をご確認ください。"
+
+NEEDS_CONSENT_TEXT = "ご利用の前に、アンケートとクーポン配信への同意をお願いします。"
+
+
+def reply_unknown(turn: Turn) -> None:
+    turn.reply(messages.text(UNKNOWN_TEXT), consent_question(turn))
+
+
+def has_current_consent(turn: Turn, fan: Fan) -> bool:
+    """Consent to the consent text in force now; an older version has to be agreed to again."""
+    return fan.has_consented and fan.consent_version == turn.settings.consent_version
+
+
+def ask_for_consent(turn: Turn) -> None:
+    turn.reply(messages.text(NEEDS_CONSENT_TEXT), consent_question(turn))
 
 
 def help_reply(turn: Turn, _text: str) -> None:
     fan = turn.find_fan()
     turn.reply(messages.text(HELP_TEXT))
-    if fan is None or not fan.has_consented:
+    if fan is None:
+        reply_unknown(turn)
+    elif not has_current_consent(turn, fan):
         turn.reply(consent_question(turn))
 
 

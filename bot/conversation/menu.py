@@ -1,0 +1,102 @@
+"""Rich-menu areas and their keywords: settings, my coupons, the game schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from flask import current_app
+
+from bot import messages
+from bot.conversation.help import ask_for_consent, has_current_consent, reply_unknown
+from bot.conversation.privacy import DELETE_KEYWORD, OPT_IN_KEYWORD, OPT_OUT_KEYWORD
+from bot.conversation.survey import CHANGE_KEYWORD
+from bot.dispatch import Dispatcher, Turn
+from bot.postback import Postback
+from data.schedule import Game, load_schedule, upcoming
+
+SCHEDULE_EXTENSION = "fanbot.schedule"
+WEEKDAYS = "月火水木金土日"
+SCHEDULE_LIMIT = 5
+
+
+@cache
+def default_schedule() -> tuple[Game, ...]:
+    # Read on first use, not at import; the file ships with the package and does not change at runtime.
+    return tuple(load_schedule())
+
+
+def schedule() -> Sequence[Game]:
+    """The app's schedule: one set on the app (tests, admin pages) or the bundled sample."""
+    games: Sequence[Game] | None = current_app.extensions.get(SCHEDULE_EXTENSION)
+    return games if games is not None else default_schedule()
+
+
+def format_game(game: Game) -> str:
+    local = game.starts_at_tokyo
+    return (
+        f"・{local.month}月{local.day}日（{WEEKDAYS[local.weekday()]}）{local:%H:%M}\n"
+        f"　{game.home_team} vs {game.away_team}（{game.venue}）"
+    )
+
+
+def show_schedule(turn: Turn) -> None:
+    games = upcoming(schedule(), turn.now, SCHEDULE_LIMIT)
+    if not games:
+        turn.reply(messages.text("いまお知らせできる試合の予定はありません。"))
+        return
+    lines = "\n".join(format_game(game) for game in games)
+    turn.reply(messages.text(f"今後の試合日程です（日本時間）。\n{lines}"))
+
+
+def show_coupons(turn: Turn) -> None:
+    fan = turn.find_fan()
+    if fan is None:
+        reply_unknown(turn)
+        return
+    if not has_current_consent(turn, fan):
+        ask_for_consent(turn)
+        return
+    turn.reply(
+        messages.text(
+            "現在お持ちのクーポンはありません。\n"
+            "試合のあとに、パートナー店舗で使えるクーポンをこのトークでお届けします。お楽しみに！"
+        )
+    )
+
+
+def show_settings(turn: Turn) -> None:
+    fan = turn.find_fan()
+    if fan is None:
+        reply_unknown(turn)
+        return
+    status = "停止中" if fan.opted_out_at is not None else "配信中"
+    turn.reply(
+        messages.text(
+            f"設定メニューです（お知らせ：{status}）。ボタンを選んでください。",
+            [
+                messages.message_button(OPT_OUT_KEYWORD),
+                messages.message_button(OPT_IN_KEYWORD),
+                messages.message_button(DELETE_KEYWORD),
+                messages.message_button(CHANGE_KEYWORD),
+            ],
+        )
+    )
+
+
+def register(dispatcher: Dispatcher) -> None:
+    def on_schedule(turn: Turn, _arg: Postback | str) -> None:
+        show_schedule(turn)
+
+    def on_coupons(turn: Turn, _arg: Postback | str) -> None:
+        show_coupons(turn)
+
+    def on_settings(turn: Turn, _arg: Postback | str) -> None:
+        show_settings(turn)
+
+    dispatcher.on_keyword("試合日程", "日程", "スケジュール")(on_schedule)
+    dispatcher.on_keyword("マイクーポン", "クーポン")(on_coupons)
+    dispatcher.on_keyword("設定")(on_settings)
+    dispatcher.on_postback("schedule")(on_schedule)
+    dispatcher.on_postback("coupons")(on_coupons)
+    dispatcher.on_postback("settings")(on_settings)

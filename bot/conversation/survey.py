@@ -1,0 +1,350 @@
+"""The survey in chat: rounds of a few questions, answered one tap (or typed number) at a time.
+
+LINE allows five messages per reply, so a round is a sequence: each reply
+acknowledges the answer and asks the next question, and the last one thanks the
+fan. Every button carries its item, value and round id; a tap is accepted only
+when it answers the question the fan's current round is asking, so buttons from
+earlier rounds or questions, and forged data, change nothing.
+"""
+
+from __future__ import annotations
+
+from linebot.v3.messaging import QuickReplyItem, TextMessage
+from sqlalchemy import func, select
+
+from bot import messages
+from bot.conversation.help import ask_for_consent, has_current_consent, reply_unknown
+from bot.dispatch import Dispatcher, Turn, normalize_text
+from bot.postback import Postback, encode
+from bot.survey import priority_items
+from bot.survey.rounds import (
+    CHANGE,
+    advance,
+    current_round,
+    latest_round,
+    start_round,
+)
+from data.answers import AnswerError, parse_value, record_answer
+from data.catalog import Item
+from data.models import Answer, Fan, SurveyRound
+from data.survey_selection import choose_next_items
+
+ROUND_SIZE = 5
+CHANGE_LIST_SIZE = 12  # quick replies hold 13 buttons; one is kept for "answer more"
+SKIP_LABEL = "スキップ"
+SKIP_WORDS = {"スキップ", "skip", "パス"}
+SURVEY_KEYWORD = "アンケート"
+CHANGE_KEYWORD = "回答変更"
+
+# unit -> (what the number means, label suffix, button values). Buttons store exact
+# numbers only; anything in between can be typed.
+UNITS: dict[str, tuple[str, str, tuple[int, ...]]] = {
+    "times_per_month": ("1か月あたりの回数", "回", (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30)),
+    "times_per_week": ("1週間あたりの回数", "回", (0, 1, 2, 3, 4, 5, 7, 10, 14, 21)),
+    "times_per_year": ("1年あたりの回数", "回", (0, 1, 2, 3, 5, 10, 20, 30, 50, 100)),
+    "days_per_week": ("1週間あたりの日数", "日", (0, 1, 2, 3, 4, 5, 6, 7)),
+    "minutes_per_day": ("1日あたりの分数", "分", (0, 10, 15, 30, 45, 60, 90, 120, 180, 240, 300)),
+    "yen_per_month": ("1か月あたりの金額", "円", (0, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000)),
+}
+
+
+def format_value(item: Item, value: float) -> str:
+    if item.is_yes_no:
+        return "はい" if value == 1 else "いいえ"
+    suffix = UNITS[item.unit][1] if item.unit in UNITS else ""
+    return f"{int(value):,}{suffix}"
+
+
+def short_label(text: str) -> str:
+    return text if len(text) <= messages.MAX_LABEL else text[: messages.MAX_LABEL - 1] + "…"
+
+
+def count_buttons(item: Item, round_id: str) -> list[QuickReplyItem]:
+    assert item.max is not None and item.unit is not None
+    values = [value for value in UNITS[item.unit][2] if value <= item.max]
+    return [
+        messages.postback_button(label, encode("answer", item.id, str(value), round_id), label)
+        for value, label in ((value, format_value(item, value)) for value in values)
+    ][: messages.MAX_QUICK_REPLY_ITEMS - 1]
+
+
+def question(
+    survey_round: SurveyRound, item: Item, *, lead: str = "", current: float | None = None
+) -> TextMessage:
+    """The message asking ``item`` in ``survey_round``, with its answer buttons."""
+    round_id = str(survey_round.id)
+    if survey_round.purpose == CHANGE:
+        heading = "【回答の変更】"
+        if current is not None:
+            heading += f"（いまの回答：{format_value(item, current)}）"
+        skip_label = "変更しない"
+    else:
+        heading = f"【Q{survey_round.position + 1}/{len(survey_round.items)}】"
+        skip_label = SKIP_LABEL
+    if item.is_yes_no:
+        hint = "当てはまりますか？"
+        buttons = [
+            messages.postback_button("はい", encode("answer", item.id, "1", round_id), "はい"),
+            messages.postback_button("いいえ", encode("answer", item.id, "0", round_id), "いいえ"),
+        ]
+    else:
+        assert item.max is not None and item.unit is not None
+        hint = f"（{UNITS[item.unit][0]}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        buttons = count_buttons(item, round_id)
+    buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
+    body = f"{lead}{heading}\n{item.text_ja}\n{hint}"
+    return messages.text(body, buttons)
+
+
+def answered_count(turn: Turn, fan: Fan) -> int:
+    return turn.session.scalar(select(func.count()).select_from(Answer).where(Answer.fan_id == fan.id)) or 0
+
+
+def current_answer(turn: Turn, fan: Fan, item_id: str) -> float | None:
+    return turn.session.scalar(select(Answer.value).where(Answer.fan_id == fan.id, Answer.item_id == item_id))
+
+
+def consenting_fan(turn: Turn) -> Fan | None:
+    """The fan behind this event if they may answer; otherwise reply why not and return None."""
+    fan = turn.find_fan()
+    if fan is None:
+        reply_unknown(turn)
+        return None
+    if not has_current_consent(turn, fan):
+        ask_for_consent(turn)
+        return None
+    return fan
+
+
+def start_survey(turn: Turn, fan: Fan) -> None:
+    """Open a new round of up to `ROUND_SIZE` questions and ask the first."""
+    priority = priority_items(turn.session)
+    previous = latest_round(turn.session, fan.id)
+    # Items just skipped are left out once, so the next round does not open with them again.
+    skipped = previous.skipped if previous is not None else []
+    item_ids = choose_next_items(turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, exclude=skipped)
+    if not item_ids and skipped:
+        item_ids = choose_next_items(turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE)
+    if not item_ids:
+        turn.reply(
+            messages.text(
+                f"すべての質問（{answered_count(turn, fan)}問）にお答えいただきました。"
+                "ありがとうございます！\n"
+                "答えを変えたいときは「回答変更」と送ってください。",
+                [messages.message_button(CHANGE_KEYWORD)],
+            )
+        )
+        return
+    survey_round = start_round(turn.session, fan.id, item_ids, turn.now)
+    turn.reply(
+        messages.text(
+            f"アンケートです（全{len(item_ids)}問）。ボタンをタップしてお答えください"
+            "（回数などは数字を送っても答えられます）。"
+        ),
+        question(survey_round, turn.catalog[item_ids[0]]),
+    )
+
+
+def after_consent(turn: Turn, fan: Fan) -> None:
+    start_survey(turn, fan)
+
+
+def on_survey_keyword(turn: Turn, _text: str) -> None:
+    if fan := consenting_fan(turn):
+        start_survey(turn, fan)
+
+
+def on_survey_postback(turn: Turn, _postback: Postback) -> None:
+    if fan := consenting_fan(turn):
+        start_survey(turn, fan)
+
+
+def reply_stale(turn: Turn, fan: Fan) -> None:
+    """A tap that does not answer the question being asked: say so, and show that question."""
+    turn.reply(messages.text("このボタンは前の質問のもののため、受け付けられませんでした。"))
+    survey_round = current_round(turn.session, fan.id, turn.now)
+    item_id = survey_round.current_item_id if survey_round is not None else None
+    if survey_round is not None and item_id is not None and item_id in turn.catalog:
+        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        lead = "いまの質問はこちらです。\n"
+        turn.reply(question(survey_round, turn.catalog[item_id], lead=lead, current=current))
+    else:
+        turn.reply(
+            messages.text(
+                "アンケートの続きは「アンケート」と送ってください。",
+                [messages.message_button(SURVEY_KEYWORD)],
+            )
+        )
+
+
+def tapped_round(turn: Turn, fan: Fan, item_id: str, round_id: str) -> SurveyRound | None:
+    """The fan's current round when the tap answers its current question; None when stale or forged."""
+    survey_round = current_round(turn.session, fan.id, turn.now)
+    if survey_round is None or str(survey_round.id) != round_id:
+        return None
+    if survey_round.current_item_id != item_id or item_id not in turn.catalog:
+        return None
+    return survey_round
+
+
+def on_answer(turn: Turn, postback: Postback) -> None:
+    item_id, raw_value, round_id = postback.args
+    fan = consenting_fan(turn)
+    if fan is None:
+        return
+    survey_round = tapped_round(turn, fan, item_id, round_id)
+    if survey_round is None:
+        reply_stale(turn, fan)
+        return
+    item = turn.catalog[item_id]
+    try:
+        value = parse_value(item, raw_value)
+    except AnswerError:
+        # Our buttons only carry valid values, so this data was not made by us.
+        turn.reply(
+            messages.text("このボタンの回答は受け付けられませんでした。もう一度お答えください。"),
+            question(survey_round, item),
+        )
+        return
+    accept(turn, fan, survey_round, item, value)
+
+
+def on_skip(turn: Turn, postback: Postback) -> None:
+    item_id, round_id = postback.args
+    fan = consenting_fan(turn)
+    if fan is None:
+        return
+    survey_round = tapped_round(turn, fan, item_id, round_id)
+    if survey_round is None:
+        reply_stale(turn, fan)
+        return
+    accept(turn, fan, survey_round, turn.catalog[item_id], None)
+
+
+def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: float | None) -> None:
+    """Store ``value`` (None: skipped) and move on: the next question, or the round's end."""
+    previous = current_answer(turn, fan, item.id) if survey_round.purpose == CHANGE else None
+    if not advance(turn.session, survey_round, item.id, turn.now, skipped=value is None):
+        reply_stale(turn, fan)
+        return
+    if value is not None:
+        record_answer(turn.session, fan.id, item.id, value, turn.now)
+    if survey_round.purpose == CHANGE:
+        if value is None or previous is None:
+            turn.reply(messages.text("回答は変更しませんでした。"))
+        else:
+            turn.reply(
+                messages.text(
+                    f"回答を変更しました。\n{item.text_ja}：{format_value(item, previous)} → "
+                    f"{format_value(item, value)}"
+                )
+            )
+        return
+    next_id = survey_round.current_item_id
+    if next_id is not None and next_id in turn.catalog:
+        lead = "ありがとうございます！\n\n" if value is not None else "スキップしました。\n\n"
+        turn.reply(question(survey_round, turn.catalog[next_id], lead=lead))
+        return
+    finish(turn, fan)
+
+
+def finish(turn: Turn, fan: Fan) -> None:
+    total = answered_count(turn, fan)
+    if not choose_next_items(turn.session, fan.id, turn.catalog, (), k=1):
+        turn.reply(
+            messages.text(
+                f"ご回答ありがとうございました！全{total}問すべてにお答えいただきました。\n"
+                "答えを変えたいときは「回答変更」と送ってください。"
+            )
+        )
+        return
+    turn.reply(
+        messages.text(
+            f"ご回答ありがとうございました！これまでに{total}問にお答えいただいています。\n"
+            "続きはいつでも「アンケート」と送ってください。",
+            [messages.message_button("続けて答える", SURVEY_KEYWORD)],
+        )
+    )
+
+
+def on_text(turn: Turn, text: str) -> bool:
+    """A typed answer to the question being asked; False when no question is waiting."""
+    fan = turn.find_fan()
+    if fan is None or not has_current_consent(turn, fan):
+        return False
+    survey_round = current_round(turn.session, fan.id, turn.now)
+    item_id = survey_round.current_item_id if survey_round is not None else None
+    if survey_round is None or item_id is None or item_id not in turn.catalog:
+        return False
+    item = turn.catalog[item_id]
+    if normalize_text(text).lower() in SKIP_WORDS:
+        accept(turn, fan, survey_round, item, None)
+        return True
+    try:
+        value = parse_value(item, text)
+    except AnswerError as error:
+        if item.is_yes_no:
+            # Yes/no questions are answered with buttons; other chat here is not an
+            # answer attempt, so it gets the usual help instead of a scolding.
+            return False
+        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        turn.reply(messages.text(str(error)), question(survey_round, item, current=current))
+        return True
+    accept(turn, fan, survey_round, item, value)
+    return True
+
+
+def on_change_keyword(turn: Turn, _text: str) -> None:
+    """List the fan's most recent answers as buttons; tapping one asks that item again."""
+    fan = consenting_fan(turn)
+    if fan is None:
+        return
+    rows = turn.session.execute(
+        select(Answer.item_id, Answer.value)
+        .where(Answer.fan_id == fan.id)
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+    )
+    recent = [(turn.catalog[item_id], value) for item_id, value in rows if item_id in turn.catalog]
+    recent = recent[:CHANGE_LIST_SIZE]
+    if not recent:
+        turn.reply(
+            messages.text(
+                "まだ回答がありません。「アンケート」と送ってお答えください。",
+                [messages.message_button(SURVEY_KEYWORD)],
+            )
+        )
+        return
+    lines = [f"・{item.text_ja}：{format_value(item, value)}" for item, value in recent]
+    buttons = [
+        messages.postback_button(short_label(item.text_ja), encode("change", item.id), item.text_ja)
+        for item, _value in recent
+    ]
+    turn.reply(messages.text("変更したい質問を選んでください（最近の回答）。\n" + "\n".join(lines), buttons))
+
+
+def on_change(turn: Turn, postback: Postback) -> None:
+    (item_id,) = postback.args
+    fan = consenting_fan(turn)
+    if fan is None:
+        return
+    if item_id not in turn.catalog:
+        turn.reply(messages.text("申し訳ありません、このボタンは現在ご利用いただけません。"))
+        return
+    current = current_answer(turn, fan, item_id)
+    if current is None:
+        turn.reply(
+            messages.text("この質問にはまだお答えいただいていません。「アンケート」と送ってお答えください。")
+        )
+        return
+    survey_round = start_round(turn.session, fan.id, [item_id], turn.now, purpose=CHANGE)
+    turn.reply(question(survey_round, turn.catalog[item_id], current=current))
+
+
+def register(dispatcher: Dispatcher) -> None:
+    dispatcher.on_keyword(SURVEY_KEYWORD, "アンケートに答える")(on_survey_keyword)
+    dispatcher.on_keyword(CHANGE_KEYWORD, "回答を変更", "回答を変更する")(on_change_keyword)
+    dispatcher.on_postback("survey")(on_survey_postback)
+    dispatcher.on_postback("answer")(on_answer)
+    dispatcher.on_postback("skip")(on_skip)
+    dispatcher.on_postback("change")(on_change)
+    dispatcher.text_handlers.append(on_text)

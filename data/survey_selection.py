@@ -1,0 +1,90 @@
+"""Which survey items a fan is asked next.
+
+Plain functions on a `Session`: the chat calls them, and so can a CLI or a test.
+Items that active campaigns need come first, because a coupon can only target
+fans who answered them; after that, the items with the fewest answers across
+all fans, so the correlation analysis gets enough pairs for every item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from data.catalog import Catalog
+from data.models import Answer
+
+# Returns the item ids to ask first, most important first; unknown ids are ignored.
+PriorityProvider = Callable[[Session], list[str]]
+
+# Until campaigns say otherwise: the items behind the source material's finding
+# (watching games live goes with super sento), plus the neighbouring bath items.
+DEFAULT_PRIORITY_ITEMS: tuple[str, ...] = (
+    "watches_sports_live_yearly",
+    "likes_super_sento",
+    "live_games_per_year",
+    "likes_sauna",
+    "goes_to_onsen",
+    "interested_pro_basketball",
+)
+
+
+def configured_priority(items: Sequence[str] = DEFAULT_PRIORITY_ITEMS) -> PriorityProvider:
+    """A provider that always returns ``items``, for when no campaign supplies its own."""
+    fixed = list(items)
+
+    def provider(_session: Session) -> list[str]:
+        return list(fixed)
+
+    return provider
+
+
+def answer_counts(session: Session) -> dict[str, int]:
+    """How many respondents answered each item (items nobody answered are absent)."""
+    rows = session.execute(select(Answer.item_id, func.count()).group_by(Answer.item_id))
+    return {item_id: int(count) for item_id, count in rows}
+
+
+def choose_next_items(
+    session: Session,
+    fan_id: int,
+    catalog: Catalog,
+    priority_items: Sequence[str],
+    k: int = 5,
+    exclude: Collection[str] = (),
+) -> list[str]:
+    """Up to ``k`` item ids to ask ``fan_id`` next, in asking order.
+
+    Priority items come first in the order given; the rest follow by fewest
+    answers across fans, ties broken by catalog order. Items the fan already
+    answered, items in ``exclude`` and ids not in the catalog are never chosen.
+    """
+    if k <= 0:
+        return []
+    answered = set(session.scalars(select(Answer.item_id).where(Answer.fan_id == fan_id)))
+    blocked = answered | set(exclude)
+    chosen: list[str] = []
+    for item_id in priority_items:
+        if item_id in catalog and item_id not in blocked and item_id not in chosen:
+            chosen.append(item_id)
+            if len(chosen) == k:
+                return chosen
+    counts = answer_counts(session)
+    taken = set(chosen)
+    # sorted() is stable, so equal counts keep catalog order.
+    rest = sorted(
+        (item_id for item_id in catalog if item_id not in blocked and item_id not in taken),
+        key=lambda item_id: counts.get(item_id, 0),
+    )
+    return chosen + rest[: k - len(chosen)]
+
+
+__all__ = [
+    "DEFAULT_PRIORITY_ITEMS",
+    "PriorityProvider",
+    "answer_counts",
+    "choose_next_items",
+    "configured_priority",
+]

@@ -1,0 +1,101 @@
+"""Rich-menu areas and keywords: settings, my coupons, the game schedule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.postback import encode
+from data.schedule import ScheduleError, load_schedule, parse_schedule, upcoming
+from tests.conftest import FrozenClock
+from tests.conversation.conftest import button_labels, last
+from tests.line_driver import LineDriver, quick_replies, texts
+
+HEADER = "game_id,starts_at,home_team,away_team,venue\n"
+
+
+@pytest.mark.parametrize("how", ["postback", "keyword"])
+def test_settings_offer_opt_out_opt_in_delete_and_change(line: LineDriver, fan_id: str, how: str) -> None:
+    replies = line.postback(fan_id, encode("settings")) if how == "postback" else line.text(fan_id, "設定")
+    assert texts(replies) == ["設定メニューです（お知らせ：配信中）。ボタンを選んでください。"]
+    actions = quick_replies(last(replies))
+    assert [(a["type"], a["text"]) for a in actions] == [
+        ("message", "配信停止"),
+        ("message", "配信再開"),
+        ("message", "データ削除"),
+        ("message", "回答変更"),
+    ]
+
+
+def test_settings_show_that_pushes_are_stopped(line: LineDriver, fan_id: str) -> None:
+    line.text(fan_id, "配信停止")
+    assert "お知らせ：停止中" in texts(line.text(fan_id, "設定"))[0]
+
+
+@pytest.mark.parametrize("how", ["postback", "keyword"])
+def test_my_coupons_says_honestly_there_are_none_yet(line: LineDriver, fan_id: str, how: str) -> None:
+    replies = (
+        line.postback(fan_id, encode("coupons")) if how == "postback" else line.text(fan_id, "マイクーポン")
+    )
+    assert texts(replies)[0].startswith("現在お持ちのクーポンはありません。")
+
+
+def test_my_coupons_without_consent_asks_for_consent(line: LineDriver) -> None:
+    user = line.new_fan()
+    line.follow(user)
+    replies = line.postback(user, encode("coupons"))
+    assert button_labels(last(replies)) == ["同意する", "今はしない"]
+
+
+@pytest.mark.parametrize("how", ["postback", "keyword"])
+def test_schedule_lists_the_next_games_in_tokyo_time(line: LineDriver, fan_id: str, how: str) -> None:
+    replies = (
+        line.postback(fan_id, encode("schedule")) if how == "postback" else line.text(fan_id, "試合日程")
+    )
+    (text,) = texts(replies)
+    assert text.startswith("今後の試合日程です（日本時間）。")
+    assert "・12月5日（土）15:05\n　仙台89ERS vs 秋田ノーザンハピネッツ（ゼビオアリーナ仙台）" in text
+    assert text.count("・") == 5
+    assert "12月26日" not in text
+
+
+def test_schedule_leaves_out_games_that_started(line: LineDriver, fan_id: str, clock: FrozenClock) -> None:
+    clock.current = datetime(2026, 12, 5, 6, 10, tzinfo=UTC)  # 15:10 in Tokyo, the game is on
+    (text,) = texts(line.text(fan_id, "試合日程"))
+    assert "12月5日" not in text and "12月6日（日）14:05" in text
+
+
+def test_schedule_after_the_last_game_says_there_is_none(
+    line: LineDriver, fan_id: str, clock: FrozenClock
+) -> None:
+    clock.current = datetime(2027, 1, 1, tzinfo=UTC)
+    assert texts(line.text(fan_id, "試合日程")) == ["いまお知らせできる試合の予定はありません。"]
+
+
+def test_bundled_schedule_is_valid_and_in_december_2026() -> None:
+    games = load_schedule()
+    assert len(games) >= 4
+    assert all(g.starts_at_tokyo.year == 2026 and g.starts_at_tokyo.month == 12 for g in games)
+    assert [g.starts_at for g in games] == sorted(g.starts_at for g in games)
+    assert upcoming(games, datetime(2026, 12, 27, 5, 0, tzinfo=UTC)) == [games[-1]]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("g1,2026-12-05T15:05:00,仙台,秋田,アリーナ", "needs a UTC offset"),
+        ("g1,next saturday,仙台,秋田,アリーナ", "not ISO 8601"),
+        ("g1,2026-12-05T15:05:00+09:00,仙台,,アリーナ", "away_team is empty"),
+        ("g1,2026-12-05T15:05:00+09:00,仙台", "wrong number of columns"),
+    ],
+)
+def test_malformed_schedule_rows_are_named(row: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=rf"row 2: .*{message}"):
+        parse_schedule(HEADER + row + "\n")
+
+
+def test_duplicate_game_ids_are_refused() -> None:
+    row = "g1,2026-12-05T15:05:00+09:00,仙台,秋田,アリーナ\n"
+    with pytest.raises(ScheduleError, match="row 3: missing or duplicate game_id"):
+        parse_schedule(HEADER + row + row)
