@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.commands.run import build_dev_app
@@ -114,3 +114,88 @@ def test_newcomer_follows_in_the_emulator_agrees_and_consent_is_stored(
     assert len(fans) == 1
     assert fans[0].consented_at is not None
     assert fans[0].consent_version == "2026-11"
+
+
+def _tap(page: object, label: str | None = None) -> None:
+    """Tap a quick-reply button (the first one when no label) and wait for the bot's answer."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    before = page.locator(".row.bot").count()
+    buttons = page.locator("#quick-replies button")
+    (buttons.filter(has_text=label).first if label else buttons.first).click()
+    page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+
+
+def _say(page: object, text: str) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    before = page.locator(".row.bot").count()
+    page.fill("#composer-text", text)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+
+
+def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_data(
+    product: Product, page: object
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    from data.models import Answer
+
+    assert isinstance(page, Page)
+    page.goto(product.url + "/emulator/")
+    page.fill("#new-fan-name", "鈴木 二郎")
+    page.click("text=新しいファンを作る")
+    page.click("#btn-follow")
+    expect(page.locator("#quick-replies button")).to_have_count(2)
+    _tap(page, "同意する")
+    last_bot = page.locator(".row.bot .bubble").last
+    expect(last_bot).to_contain_text("【Q1/5】")
+
+    for _ in range(5):  # first round: always the first button (はい, or the lowest count)
+        _tap(page)
+    expect(last_bot).to_contain_text("これまでに5問")
+    _tap(page, "続けて答える")
+    for _ in range(5):
+        _tap(page)
+    expect(last_bot).to_contain_text("これまでに10問")
+    engine = create_engine(normalize_url(product.database_url))
+
+    def answers() -> dict[str, float]:
+        with Session(engine) as db:
+            fan = db.scalars(select(Fan).where(Fan.source == "line")).one()
+            return {a.item_id: a.value for a in db.scalars(select(Answer).where(Answer.fan_id == fan.id))}
+
+    assert len(answers()) == 10
+
+    _say(page, "回答変更")
+    _tap(page)  # the most recent answer
+    before_change = answers()
+    # Round answers were the first button (はい, or the lowest count): pick something else.
+    if page.locator("#quick-replies button", has_text="いいえ").count():
+        _tap(page, "いいえ")
+    else:
+        before = page.locator(".row.bot").count()
+        page.locator("#quick-replies button").nth(1).click()
+        page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+    after_change = answers()
+    assert after_change.keys() == before_change.keys()
+    assert sum(after_change[k] != before_change[k] for k in after_change) == 1
+
+    _say(page, "配信停止")
+    expect(last_bot).to_contain_text("停止")
+    assert product.fans()[0].opted_out_at is not None
+    _say(page, "配信再開")
+    expect(last_bot).to_contain_text("配信を再開しました")
+    assert product.fans()[0].opted_out_at is None
+
+    _say(page, "データ削除")
+    _tap(page, "はい、削除する")
+    expect(last_bot).to_contain_text("削除")
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-e2e-survey.png"), full_page=True)
+    assert product.fans() == [] or all(f.line_user_id is None for f in product.fans())
+    with Session(engine) as db:
+        assert db.scalar(select(func.count()).select_from(Answer)) == 0
+    engine.dispose()

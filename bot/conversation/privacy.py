@@ -86,7 +86,7 @@ def on_delete(turn: Turn, postback: Postback) -> None:
             messages.text(
                 f"データを削除しました（アンケートの回答{deletion.answers}件を含みます）。"
                 "ご利用ありがとうございました。\n"
-                "またご利用になるときは、友だち追加をし直してください。"
+                "またご利用になるときは、いつでもメッセージを送ってください。"
             )
         )
     elif answer == "no":
