@@ -22,6 +22,8 @@ from linebot.v3.messaging import (
     MessagingApiBlob,
     PushMessageRequest,
     ReplyMessageRequest,
+    RichMenuRequest,
+    RichMenuResponse,
     ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging import Message as LineMessage
@@ -125,6 +127,34 @@ class LineClient:
             # Timeouts and refused connections: the request may or may not have
             # arrived, which is exactly what retry keys make safe to repeat.
             raise LineApiError(status=None, message=f"transport error: {exc}", retryable=True) from exc
+
+    # -- rich menus (the image goes to the data host, everything else to the API host) --
+
+    def create_rich_menu(self, request: RichMenuRequest) -> str:
+        """Create a rich menu; return its id. It shows nowhere until it has an image and is set."""
+        response = self._call(self.messaging.create_rich_menu_with_http_info, request)
+        return str(response.data.rich_menu_id)
+
+    def upload_rich_menu_image(
+        self, rich_menu_id: str, image: bytes, content_type: str = "image/png"
+    ) -> None:
+        """Attach the image (JPEG or PNG, at most 1 MB); LINE never lets it be replaced."""
+        self._call(
+            self.blob.set_rich_menu_image_with_http_info,
+            rich_menu_id,
+            image,
+            _headers={"Content-Type": content_type},
+        )
+
+    def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        self._call(self.messaging.set_default_rich_menu_with_http_info, rich_menu_id)
+
+    def list_rich_menus(self) -> list[RichMenuResponse]:
+        response = self._call(self.messaging.get_rich_menu_list_with_http_info)
+        return list(response.data.richmenus or []) if response.data is not None else []
+
+    def delete_rich_menu(self, rich_menu_id: str) -> None:
+        self._call(self.messaging.delete_rich_menu_with_http_info, rich_menu_id)
 
 
 def classify_api_exception(exc: ApiException) -> LineApiError:

@@ -1,4 +1,4 @@
-"""Subcommands of ``fanbot`` beyond the database ones, collected lazily."""
+"""Subcommands of ``fanbot`` beyond the database ones, imported only when the CLI starts."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import click
 
 
 def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list at the call site
+    from bot.commands.analyze import analyze
+    from bot.commands.import_answers import import_answers_command
+    from bot.commands.richmenu import richmenu
     from bot.commands.run import run
+    from bot.commands.staff import staff
+    from bot.commands.survey import survey
 
-    commands: list[click.Command] = [run]
-    try:
-        from bot.commands.analyze import analyze
-    except ImportError:  # pragma: no cover - while segmentation is not installed
-        pass
-    else:
-        commands.append(analyze)
-    return commands
+    return [run, analyze, richmenu, survey, import_answers_command, staff]
