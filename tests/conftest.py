@@ -161,8 +161,12 @@ class RunningEmulator:
         return state
 
 
+# Tests whose bot requests went through an emulator that validated them against the spec.
+CONTRACT_CHECKED: set[str] = set()
+
+
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
+def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
     """The LINE emulator on a real local port, validating every request against the official spec."""
     from bot.emulator import EmulatorConfig, create_emulator_app
     from bot.emulator.contract import default_spec_dir
@@ -179,6 +183,8 @@ def emulator() -> Iterator[RunningEmulator]:
     yield RunningEmulator(emulator_app, server)
     server.stop()
     emulator_app.extensions["line_emulator_sender"].close()
+    if config.spec_dir is not None and emulator_app.extensions["line_emulator"].requests:
+        CONTRACT_CHECKED.add(request.node.nodeid)
 
 
 def emulator_state(running: RunningEmulator) -> EmulatorState:
@@ -274,3 +280,32 @@ def admin_client(client: FlaskClient, marketer: StaffUser) -> FlaskClient:
     )
     assert response.status_code == 302
     return client
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say, in CI's output, how many database tests ran on each engine and how many checked the contract."""
+    per_engine: dict[str, int] = {"sqlite": 0, "postgresql": 0}
+    contract = 0
+    for report in terminalreporter.stats.get("passed", []):
+        if report.when != "call":
+            continue
+        for engine in per_engine:
+            if (
+                f"[{engine}" in report.nodeid
+                or f"-{engine}]" in report.nodeid
+                or f"-{engine}-" in report.nodeid
+            ):
+                per_engine[engine] += 1
+        if report.nodeid in CONTRACT_CHECKED:
+            contract += 1
+    terminalreporter.write_sep("-", "database and contract coverage")
+    terminalreporter.write_line(
+        f"database tests passed: {per_engine['sqlite']} on SQLite, {per_engine['postgresql']} on PostgreSQL"
+    )
+    terminalreporter.write_line(
+        f"tests whose LINE API requests were validated against the official OpenAPI spec: {contract}"
+    )
+    from bot.emulator.contract import default_spec_dir
+
+    if default_spec_dir() is None:
+        terminalreporter.write_line("contract validation was OFF: ../shared/line-openapi is absent")
