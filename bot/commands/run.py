@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import click
 from flask import Flask
 from sqlalchemy import select
@@ -49,6 +52,28 @@ def build_dev_app(settings: Settings) -> Flask:
         app.extensions["line_emulator_app"] = emulator
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {EMULATOR_PREFIX: emulator})  # type: ignore[method-assign]
     return app
+
+
+def _install_rich_menu(settings: Settings, base: str) -> None:
+    import urllib.request
+
+    from bot.line_client import LineApiError, LineClient
+    from bot.richmenu import setup_rich_menu
+
+    for _ in range(100):  # wait until run_simple accepts connections
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    client = LineClient(settings)
+    try:
+        rich_menu_id = setup_rich_menu(client)
+        click.echo(f"  rich menu:      {rich_menu_id} set as default in the emulator")
+    except LineApiError as error:
+        click.echo(f"  rich menu:      could not be installed ({error})", err=True)
+    finally:
+        client.close()
 
 
 def ensure_demo_marketer(session: Session) -> None:
@@ -101,4 +126,7 @@ def run(no_demo_data: bool) -> None:
     engine.dispose()
 
     app = build_dev_app(settings)
+    if own_emulator:
+        # The emulator starts empty on every run; give it the menu a real channel would have.
+        threading.Thread(target=_install_rich_menu, args=(settings, base), daemon=True).start()
     run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)

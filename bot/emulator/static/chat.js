@@ -247,6 +247,8 @@
     for (const area of menu.areas || []) {
       const b = area.bounds;
       const button = actionButton(area.action, "rich-menu-area", " ");
+      // The image carries the labels, as on a phone; the area itself stays invisible.
+      button.textContent = "";
       button.style.left = (100 * b.x) / width + "%";
       button.style.top = (100 * b.y) / height + "%";
       button.style.width = (100 * b.width) / width + "%";
