@@ -7,7 +7,7 @@ from segmentation.correlation import BANDS, band, correlate, correlation_matrix
 from segmentation.heatmap import plot_heatmap, plot_sports_heatmap
 from segmentation.io import read_answers
 from segmentation.lookalike import Evaluation, LookalikeModel, evaluate, explain, fit, score
-from segmentation.report import AnalysisResult, analyze_file, write_report
+from segmentation.report import AnalysisResult, analyze_file, analyze_frame, write_report
 
 __all__ = [
     "BANDS",
@@ -15,6 +15,7 @@ __all__ = [
     "Evaluation",
     "LookalikeModel",
     "analyze_file",
+    "analyze_frame",
     "band",
     "correlate",
     "correlation_matrix",

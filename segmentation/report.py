@@ -255,13 +255,28 @@ def analyze_file(
     ValueError
         For unreadable input (see :func:`segmentation.read_answers`) or a bad ``target``.
     """
+    return analyze_frame(read_answers(path), out_dir, target=target, catalog=catalog, progress=progress)
+
+
+def analyze_frame(
+    frame: pd.DataFrame,
+    out_dir: str | Path,
+    target: str | None = None,
+    catalog: Catalog | None = None,
+    progress: bool = False,
+) -> AnalysisResult:
+    """The ``fanbot analyze`` pipeline on answers already in a DataFrame.
+
+    ``frame`` has one row per respondent and one numeric column per item (NaN = not
+    answered), as :func:`segmentation.read_answers` returns it or as the database
+    loader builds it. Parameters and result as in :func:`analyze_file`.
+    """
     if catalog is None:
         from data.catalog import load_catalog
 
         catalog = load_catalog()
-    frame = read_answers(path)
     if target is not None and target not in frame.columns:
-        raise ValueError(f"対象の項目 '{target}' がファイルの列にありません")
+        raise ValueError(f"対象の項目 '{target}' が回答データの列にありません")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = catalog.labels

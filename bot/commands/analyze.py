@@ -6,22 +6,47 @@ import math
 from pathlib import Path
 
 import click
+import pandas as pd
 
-from segmentation import analyze_file
+from segmentation import analyze_file, analyze_frame
 from segmentation.correlation import BANDS
 
 _BAND_JA = {b.name: b.label_ja for b in BANDS}
 
 
+def _database_frame() -> pd.DataFrame:
+    from bot.cli import load_settings
+    from data.answer_frame import answers_frame
+    from data.catalog import load_catalog
+    from data.database import make_engine, make_session_factory
+
+    engine = make_engine(load_settings().database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return answers_frame(session, load_catalog())
+    finally:
+        engine.dispose()
+
+
 @click.command("analyze")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--target", default=None, help="lookalike scoring target item id (yes/no item)")
+@click.option(
+    "--from-database", is_flag=True, help="analyse the answers stored in DATABASE_URL instead of FILE"
+)
 @click.option("--no-progress", is_flag=True, help="do not show progress bars")
-def analyze(file: Path, out_dir: Path, target: str | None, no_progress: bool) -> None:
-    """Correlate survey answers in FILE and write pairs.csv, heatmaps and report.html to DIR."""
+def analyze(
+    file: Path | None, out_dir: Path, target: str | None, from_database: bool, no_progress: bool
+) -> None:
+    """Correlate answers in FILE (or the database); write pairs.csv, heatmaps, report.html to DIR."""
+    if (file is None) == (not from_database):
+        raise click.UsageError("give either FILE or --from-database")
     try:
-        result = analyze_file(file, out_dir, target=target, progress=not no_progress)
+        if file is not None:
+            result = analyze_file(file, out_dir, target=target, progress=not no_progress)
+        else:
+            result = analyze_frame(_database_frame(), out_dir, target=target, progress=not no_progress)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     from data.catalog import load_catalog
