@@ -45,7 +45,7 @@ def test_frame_holds_consented_and_anonymous_answers_only(db_session: Session, c
     catalog_order = load_catalog().ids()
     assert list(frame.columns) == sorted(frame.columns, key=catalog_order.index)
     assert frame.loc[consented, "live_games_per_year"] == 12
-    assert pd.isna(frame.loc[anonymous, "likes_super_sento"])
+    assert frame["likes_super_sento"].isna()[anonymous]
     assert frame.loc[anonymous, "likes_sauna"] == 1
 
 
