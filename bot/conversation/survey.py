@@ -187,15 +187,24 @@ def tapped_round(turn: Turn, fan: Fan, item_id: str, round_id: str) -> SurveyRou
     return survey_round
 
 
-def on_answer(turn: Turn, postback: Postback) -> None:
-    item_id, raw_value, round_id = postback.args
+def current_tap(turn: Turn, item_id: str, round_id: str) -> tuple[Fan, SurveyRound] | None:
+    """The fan and round a survey button belongs to, or None after answering why not."""
     fan = consenting_fan(turn)
     if fan is None:
-        return
+        return None
     survey_round = tapped_round(turn, fan, item_id, round_id)
     if survey_round is None:
         reply_stale(turn, fan)
+        return None
+    return fan, survey_round
+
+
+def on_answer(turn: Turn, postback: Postback) -> None:
+    item_id, raw_value, round_id = postback.args
+    tap = current_tap(turn, item_id, round_id)
+    if tap is None:
         return
+    fan, survey_round = tap
     item = turn.catalog[item_id]
     try:
         value = parse_value(item, raw_value)
@@ -211,13 +220,10 @@ def on_answer(turn: Turn, postback: Postback) -> None:
 
 def on_skip(turn: Turn, postback: Postback) -> None:
     item_id, round_id = postback.args
-    fan = consenting_fan(turn)
-    if fan is None:
+    tap = current_tap(turn, item_id, round_id)
+    if tap is None:
         return
-    survey_round = tapped_round(turn, fan, item_id, round_id)
-    if survey_round is None:
-        reply_stale(turn, fan)
-        return
+    fan, survey_round = tap
     accept(turn, fan, survey_round, turn.catalog[item_id], None)
 
 
