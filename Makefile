@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed-stamp
 # Re-installs whenever pyproject.toml changes, so a fresh clone needs only Python 3.11 and make.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "setting up $(VENV) from pyproject.toml"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fanbot run
+	@$(BIN)/fanbot run
 
 test: $(STAMP) browser lint typecheck pytest
 

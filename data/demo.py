@@ -1,7 +1,9 @@
-"""Demo respondents for `make run`: plausible answers with the source material's pattern.
+"""Demo respondents for `make run`: plausible answers that reproduce the source material's finding.
 
-Fans who watch games live also tend to go to super sento; a few other pairs are
-linked too, and every respondent skips most items, as real fans do.
+Answers come from a few latent traits (enthusiasm for sports, liking baths, digital
+habits, outdoor life, food and drink): each item leans on one or two traits plus noise,
+so items of a kind correlate, and watching games live goes with super sento, as the
+regional survey found. Every respondent skips a good part of the items, as real fans do.
 """
 
 from __future__ import annotations
@@ -9,22 +11,34 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from data.catalog import Catalog, load_catalog
+from data.catalog import Catalog, Item, load_catalog
 from data.models import Answer, Fan
 
-DEMO_RESPONDENTS = 400
+DEMO_RESPONDENTS = 1500
 SEED = 20261128
+TRAITS = ("sports", "baths", "digital", "outdoor", "food")
+BATH_ITEMS = {"likes_super_sento", "likes_sauna", "goes_to_onsen"}
+CATEGORY_TRAITS: dict[str, dict[str, float]] = {
+    "spectating": {"sports": 0.8},
+    "fandom_media": {"sports": 0.65},
+    "sports_interest": {"sports": 0.6},
+    "exercise": {"sports": 0.3, "outdoor": 0.35},
+    "digital_media": {"digital": 0.55},
+    "shopping_payment": {"digital": 0.45},
+    "leisure_outdoor": {"outdoor": 0.5},
+    "food_drink": {"food": 0.5},
+    "entertainment": {"food": 0.25, "digital": 0.25},
+}
 
-# (driver, follower, strength): the follower's yes-probability moves with the driver.
-PLANTED = [
-    ("watches_sports_live_yearly", "likes_super_sento", 0.55),
-    ("likes_watching_sports", "watches_sports_live_yearly", 0.6),
-    ("in_fan_club", "owns_team_goods", 0.7),
-    ("likes_sauna", "likes_super_sento", 0.5),
-]
+
+def loadings(item: Item) -> dict[str, float]:
+    if item.id in BATH_ITEMS:
+        # The finding the product is built on: sports fans go to the baths.
+        return {"sports": 0.6, "baths": 0.5}
+    return CATEGORY_TRAITS.get(item.category, {})
 
 
 def load_demo_data(
@@ -35,27 +49,39 @@ def load_demo_data(
         return 0
     catalog = catalog or load_catalog()
     rng = np.random.default_rng(SEED)
-    items = [item for item in catalog.items if item.is_yes_no]
-    base_rate = {item.id: float(rng.uniform(0.15, 0.6)) for item in items}
+    traits = rng.standard_normal((respondents, len(TRAITS)))
     start = datetime(2026, 10, 1, tzinfo=UTC)
-    for index in range(respondents):
-        fan = Fan(source="demo", external_ref=f"demo-{index:04d}", created_at=start)
-        session.add(fan)
-        latent = rng.random() < 0.5
-        values: dict[str, float] = {}
-        for item in items:
-            probability = base_rate[item.id]
-            values[item.id] = float(rng.random() < probability)
-        for driver, follower, strength in PLANTED:
-            if driver in values and follower in values and rng.random() < strength:
-                values[follower] = values[driver]
-        if latent and "likes_watching_sports" in values:
-            values["likes_watching_sports"] = 1.0
-        # Each respondent answers a random 30-60% of the items.
-        answered = rng.random(len(items)) < rng.uniform(0.3, 0.6)
-        when = start + timedelta(hours=int(rng.integers(0, 24 * 50)))
-        for item, keep in zip(items, answered, strict=True):
-            if keep:
-                fan.answers.append(Answer(item_id=item.id, value=values[item.id], answered_at=when))
+    fans = [
+        Fan(source="demo", external_ref=f"demo-{index:04d}", created_at=start) for index in range(respondents)
+    ]
+    session.add_all(fans)
     session.flush()
+
+    columns: dict[str, np.ndarray] = {}
+    for item in catalog.items:
+        weights = loadings(item)
+        signal = sum((w * traits[:, TRAITS.index(t)] for t, w in weights.items()), np.zeros(respondents))
+        noise_scale = np.sqrt(max(0.05, 1.0 - sum(w * w for w in weights.values())))
+        latent = signal + noise_scale * rng.standard_normal(respondents)
+        if item.is_yes_no:
+            columns[item.id] = (latent > rng.uniform(-0.6, 0.9)).astype(float)
+        else:
+            assert item.max is not None
+            typical = {"yen_per_month": 3000.0, "minutes_per_day": 40.0}.get(item.unit or "", 3.0)
+            columns[item.id] = np.clip(np.round(typical * np.exp(0.6 * latent)), 0, item.max)
+
+    answered = rng.random((respondents, len(catalog.items))) < rng.uniform(0.4, 0.75, (respondents, 1))
+    offsets = rng.integers(0, 24 * 55, respondents)
+    rows = [
+        {
+            "fan_id": fan.id,
+            "item_id": item.id,
+            "value": float(columns[item.id][index]),
+            "answered_at": start + timedelta(hours=int(offsets[index])),
+        }
+        for index, fan in enumerate(fans)
+        for column, item in enumerate(catalog.items)
+        if answered[index, column]
+    ]
+    session.execute(insert(Answer), rows)
     return respondents

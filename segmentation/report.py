@@ -128,6 +128,25 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _pairs_table(table: pd.DataFrame, labels: Mapping[str, str], counts: Collection[str]) -> str:
+    esc = html.escape
+    if not len(table):
+        return "<p>q &lt; 0.05 の組み合わせはありませんでした。偶然と区別できる関係は見つかっていません。</p>"
+    rows = [
+        "<tr><th>項目 A</th><th>項目 B</th><th>r</th><th>回答者数 n</th><th>強さ</th><th>q 値</th>"
+        "<th>読み方</th></tr>"
+    ]
+    columns = [table[c].tolist() for c in ("item_a", "item_b", "r", "n", "q", "band")]
+    for a, b, r, n, q, band_name in zip(*columns, strict=True):
+        rows.append(
+            f"<tr><td>{esc(labels.get(a, a))}</td><td>{esc(labels.get(b, b))}</td>"
+            f'<td class="num">{r:.2f}</td><td class="num">{n:,}</td>'
+            f'<td>{esc(BAND_JA[band_name])}</td><td class="num">{q:.2g}</td>'
+            f"<td>{esc(pair_sentence(a, b, r, n, labels, counts))}</td></tr>"
+        )
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
 def write_report(
     path: str | Path,
     pairs: pd.DataFrame,
@@ -139,6 +158,7 @@ def write_report(
     counts: Collection[str] = (),
     evaluation: Evaluation | None = None,
     top: int = 30,
+    sports: Collection[str] = (),
 ) -> Path:
     """Write the self-contained Japanese HTML report.
 
@@ -160,6 +180,9 @@ def write_report(
         Lookalike quality to show.
     top : int
         Rows in the strongest-pairs table.
+    sports : collection of str
+        Sports items; when given, a second table lists the strongest sports × non-sports
+        pairs, the partner-offer question ("fans who go to games also go to ...").
 
     Returns
     -------
@@ -168,23 +191,19 @@ def write_report(
     labels = labels or {}
     esc = html.escape
     strongest = strongest_pairs(pairs, top)
-    if len(strongest):
-        rows = [
-            "<tr><th>項目 A</th><th>項目 B</th><th>r</th><th>回答者数 n</th><th>強さ</th><th>q 値</th>"
-            "<th>読み方</th></tr>"
-        ]
-        columns = [strongest[c].tolist() for c in ("item_a", "item_b", "r", "n", "q", "band")]
-        for a, b, r, n, q, band_name in zip(*columns, strict=True):
-            rows.append(
-                f"<tr><td>{esc(labels.get(a, a))}</td><td>{esc(labels.get(b, b))}</td>"
-                f'<td class="num">{r:.2f}</td><td class="num">{n:,}</td>'
-                f'<td>{esc(BAND_JA[band_name])}</td><td class="num">{q:.2g}</td>'
-                f"<td>{esc(pair_sentence(a, b, r, n, labels, counts))}</td></tr>"
-            )
-        pairs_html = "<table>\n" + "\n".join(rows) + "\n</table>"
-    else:
-        pairs_html = (
-            "<p>q &lt; 0.05 の組み合わせはありませんでした。偶然と区別できる関係は見つかっていません。</p>"
+    pairs_html = _pairs_table(strongest, labels, counts)
+    if sports:
+        sports = set(sports)
+        is_a, is_b = pairs["item_a"].isin(sports), pairs["item_b"].isin(sports)
+        # Orient every cross pair as sports item first, the way the sentence reads.
+        cross = pairs[is_a != is_b].copy()
+        flip = cross["item_b"].isin(sports)
+        cross.loc[flip, ["item_a", "item_b"]] = cross.loc[flip, ["item_b", "item_a"]].to_numpy()
+        cross_strongest = strongest_pairs(cross, 20)
+        pairs_html += (
+            f"\n<h2>スポーツ × スポーツ以外で関係の強い組み合わせ（上位 {len(cross_strongest)} 組）</h2>\n"
+            "<p>パートナー企業への提案に直接つながる組み合わせです。</p>\n"
+            + _pairs_table(cross_strongest, labels, counts)
         )
     band_rows = "\n".join(f"<tr><td>{esc(b.range_ja)}</td><td>{esc(b.label_ja)}</td></tr>" for b in BANDS)
     images_html = "\n".join(
@@ -304,6 +323,7 @@ def analyze_frame(
         labels=labels,
         counts=counts,
         evaluation=evaluation,
+        sports=catalog.sports_ids & set(frame.columns),
     )
     return AnalysisResult(
         respondents=len(frame),

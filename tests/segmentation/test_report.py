@@ -56,3 +56,33 @@ def test_report_is_self_contained_japanese_html(tmp_path: Path) -> None:
     assert "http" not in page
     assert "スポーツ観戦が好きな人は、スーパー銭湯によく行く傾向があります" in page
     assert "相関あり" in page and "0.8 以上" in page and "q 値" in page
+
+
+def test_sports_by_non_sports_table_puts_the_sports_item_first(tmp_path: Path) -> None:
+    pairs = pd.DataFrame(
+        {
+            # A non-sports item first in the table must still read "sports fans ... sento".
+            "item_a": ["likes_super_sento", "likes_watching_sports", "likes_watching_sports"],
+            "item_b": ["live_games_per_year", "highlights_are_enough", "likes_super_sento"],
+            "r": [0.41, 0.6, 0.2],
+            "n": [500, 500, 500],
+            "p": [1e-9, 1e-12, 1e-4],
+            "q": [1e-8, 1e-11, 1e-3],
+            "band": ["weak", "moderate", "none"],
+        }
+    )
+    sports = {"likes_watching_sports", "live_games_per_year", "highlights_are_enough"}
+    page = write_report(
+        tmp_path / "report.html",
+        pairs,
+        respondents=500,
+        n_items=4,
+        images={},
+        labels=LABELS,
+        counts={"live_games_per_year"},
+        sports=sports,
+    ).read_text("utf-8")
+    cross = page[page.index("スポーツ × スポーツ以外") :]
+    assert "「現地でみる頻度は」の回答が多い人は、スーパー銭湯によく行く傾向があります" in cross
+    assert "試合後のハイライト動画で十分" not in cross  # sports × sports is not a cross pair
+    assert cross.index("現地でみる頻度は") < cross.index("スポーツ観戦が好き")  # ordered by |r|
