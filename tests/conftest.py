@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.app import create_app
 from bot.emulator.server import EmulatorServer
 from bot.emulator.state import EmulatorState
+from bot.line_client import LineClient
 from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
@@ -189,6 +190,23 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
 
 def emulator_state(running: RunningEmulator) -> EmulatorState:
     return running.state
+
+
+@pytest.fixture
+def line_client(emulator: RunningEmulator) -> Iterator[LineClient]:
+    """fanbot's LINE client talking to the emulator; fails the test on any contract violation."""
+    client = LineClient(
+        Settings(
+            line_channel_secret=CHANNEL_SECRET,
+            line_channel_access_token=ACCESS_TOKEN,
+            line_api_base_url=emulator.base_url,
+            testing=True,
+            line_timeout_seconds=5.0,
+        )
+    )
+    yield client
+    client.close()
+    assert emulator.state.violations == []
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -14,24 +13,9 @@ from linebot.v3.messaging import TextMessage
 from bot.emulator.server import EmulatorServer
 from bot.line_client import LineApiError, LineClient
 from bot.settings import Settings
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, RunningEmulator
+from tests.conftest import RunningEmulator
 
 PUSH = "/v2/bot/message/push"
-
-
-@pytest.fixture
-def line_client(emulator: RunningEmulator) -> Iterator[LineClient]:
-    client = LineClient(
-        Settings(
-            line_channel_secret=CHANNEL_SECRET,
-            line_channel_access_token=ACCESS_TOKEN,
-            line_api_base_url=emulator.base_url,
-            line_timeout_seconds=5.0,
-        )
-    )
-    yield client
-    client.close()
-    assert emulator.state.violations == []
 
 
 @pytest.fixture

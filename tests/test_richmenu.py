@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,25 +18,7 @@ from bot.richmenu import (
     rich_menu_request,
     setup_rich_menu,
 )
-from bot.settings import Settings
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, emulator_state
-
-
-@pytest.fixture
-def line_client(emulator: Any) -> Iterator[LineClient]:
-    client = LineClient(
-        Settings(
-            line_channel_secret=CHANNEL_SECRET,
-            line_channel_access_token=ACCESS_TOKEN,
-            line_api_base_url=emulator.base_url,
-            testing=True,
-            line_timeout_seconds=5.0,
-        )
-    )
-    yield client
-    client.close()
-    # Nothing fanbot sent broke the official Messaging API contract.
-    assert emulator_state(emulator).violations == []
+from tests.conftest import emulator_state
 
 
 def test_image_is_a_png_of_the_large_template_under_one_megabyte() -> None:

@@ -60,17 +60,6 @@ def app(clock: FrozenClock) -> Flask:
 
 
 @pytest.fixture
-def state(app: Flask) -> EmulatorState:
-    state: EmulatorState = app.extensions["line_emulator"]
-    return state
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def fan(state: EmulatorState) -> str:
     user = state.create_user("山田 花子")
     state.set_following(user.user_id, True)

@@ -69,17 +69,6 @@ def app(bot_server: EmulatorServer) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def state(app: Flask) -> EmulatorState:
-    state: EmulatorState = app.extensions["line_emulator"]
-    return state
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def fan_id(client: FlaskClient) -> str:
     response = client.post("/api/users", json={"displayName": "佐藤"})
     assert response.json is not None
