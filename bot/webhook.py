@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
 
+MAX_REPLY_MESSAGES = 5  # LINE's limit per reply request
+
 
 class MalformedWebhookError(ValueError):
     """A webhook body that is not what LINE sends."""
@@ -146,7 +148,10 @@ def handle_event(event: Event) -> PendingReply | None:
             raise
     reply_token = getattr(event, "reply_token", None)
     if turn.replies and reply_token:
-        return PendingReply(reply_token=reply_token, messages=turn.replies[:5])
+        if len(turn.replies) > MAX_REPLY_MESSAGES:
+            # LINE refuses the whole reply above its limit; losing the tail beats losing all.
+            log.error("reply of %d messages cut to %d", len(turn.replies), MAX_REPLY_MESSAGES)
+        return PendingReply(reply_token=reply_token, messages=turn.replies[:MAX_REPLY_MESSAGES])
     return None
 
 
