@@ -23,8 +23,16 @@ def system_clock() -> datetime:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    settings.check_for_serving()
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing, JSON_AS_ASCII=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Behind HTTPS in production; the local emulator setup is plain HTTP.
+        SESSION_COOKIE_SECURE=settings.line_api_base_url is None and not settings.testing,
+    )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     # A malformed catalog stops the app here, with the row named, not at the first tap.
     app.extensions["fanbot.catalog"] = load_catalog()

@@ -14,6 +14,7 @@ from data.database import default_database_url
 
 DEMO_CHANNEL_SECRET = "fanbot-demo-channel-secret"
 DEMO_ACCESS_TOKEN = "fanbot-demo-access-token"
+DEV_SECRET_KEY = "dev-insecure-secret-key"
 
 
 class SettingsError(ValueError):
@@ -27,7 +28,7 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     # None means the real LINE platform; the emulator is only ever enabled when this is set.
     line_api_base_url: str | None = None
-    secret_key: str = "dev-insecure-secret-key"
+    secret_key: str = DEV_SECRET_KEY
     port: int = 8000
     host: str = "127.0.0.1"
     consent_version: str = "2026-11"
@@ -43,6 +44,14 @@ class Settings:
     @property
     def emulator_enabled(self) -> bool:
         return self.line_api_base_url is not None
+
+    def check_for_serving(self) -> None:
+        """Refuse to serve real fans with the development cookie secret."""
+        if self.line_api_base_url is None and self.secret_key == DEV_SECRET_KEY and not self.testing:
+            raise SettingsError(
+                "FANBOT_SECRET_KEY is not set; it is required when serving the real LINE platform "
+                "(sign-in cookies would be forgeable)"
+            )
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)

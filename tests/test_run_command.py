@@ -71,6 +71,7 @@ def test_emulator_is_never_mounted_without_line_api_base_url(tmp_path: Path) -> 
             database_url=f"sqlite:///{tmp_path / 'x.db'}",
             line_api_base_url=base_url,
             port=8000,
+            secret_key="a-production-secret",
         )
         app = build_dev_app(settings)
         assert "line_emulator_app" not in app.extensions

@@ -49,3 +49,14 @@ def test_make_run_fills_demo_values_but_keeps_what_the_user_set() -> None:
     assert settings.line_channel_secret == "mine"
     assert settings.line_api_base_url == "http://127.0.0.1:8123/emulator"
     assert settings.database_url.startswith("sqlite:///")
+
+
+def test_serving_real_line_fans_needs_a_cookie_secret(tmp_path: Path) -> None:
+    from bot.app import create_app
+
+    production = Settings.from_env({**BASE, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}, env_file=None)
+    with pytest.raises(SettingsError, match="FANBOT_SECRET_KEY"):
+        create_app(production)
+    app = create_app(production.with_overrides(secret_key="a-long-random-production-secret"))
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    app.extensions["fanbot.line_client"].close()
