@@ -260,3 +260,34 @@ def test_health_check_reports_the_database(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_same_event_delivered_twice_at_once_is_handled_once(
+    app: Flask, line: LineDriver, session: Session
+) -> None:
+    import threading
+
+    user = line.new_fan()
+    line.state.set_following(user, True)
+    body = events.serialize(
+        events.callback_body([events.follow_event(user, reply_token=line.token(user))], line.destination)
+    )
+    signature = events.sign(body, CHANNEL_SECRET)
+    start = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        client = app.test_client()
+        start.wait()
+        response = client.post("/callback", data=body, headers={"X-Line-Signature": signature})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200, 200]
+    assert count(session, Fan) == 1
+    assert count(session, WebhookEvent) == 1
+    assert len(line.state.messages_for(user)) == 2  # one greeting + consent question, not two
