@@ -231,6 +231,18 @@ def _deliver(
     return sent
 
 
+def _send_body() -> tuple[dict[str, Any], Response | None]:
+    """The request's JSON object, and the 400 to answer when its messages break the limits."""
+    body = _json_object()
+    problems = _messages_problems(body)
+    return body, (_invalid_body(problems) if problems else None)
+
+
+def _accept_retry_key(state: EmulatorState, retry_key: str | None, sent: list[dict[str, str]]) -> None:
+    if retry_key is not None:
+        state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, sent, request.path))
+
+
 def _already_accepted(state: EmulatorState, retry_key: str | None, *, with_sent: bool) -> Response | None:
     if retry_key is None:
         return None
@@ -245,10 +257,9 @@ def _already_accepted(state: EmulatorState, retry_key: str | None, *, with_sent:
 
 @bp.post("/message/reply")
 def reply() -> Response:
-    body = _json_object()
-    problems = _messages_problems(body)
-    if problems:
-        return _invalid_body(problems)
+    body, invalid = _send_body()
+    if invalid is not None:
+        return invalid
     config, state = _config(), _state()
     with state.lock:
         token = str(body.get("replyToken", ""))
@@ -264,10 +275,9 @@ def reply() -> Response:
 
 @bp.post("/message/push")
 def push() -> Response:
-    body = _json_object()
-    problems = _messages_problems(body)
-    if problems:
-        return _invalid_body(problems)
+    body, invalid = _send_body()
+    if invalid is not None:
+        return invalid
     to = body.get("to")
     if not isinstance(to, str) or not USER_ID_RE.fullmatch(to):
         return _invalid_property("to")
@@ -285,17 +295,15 @@ def push() -> Response:
         sent = _deliver(state, to, body["messages"], source="push", delivered=user.following)
         if user.following:
             state.add_usage(1)
-        if retry_key is not None:
-            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, sent, request.path))
+        _accept_retry_key(state, retry_key, sent)
     return _ok({"sentMessages": sent})
 
 
 @bp.post("/message/multicast")
 def multicast() -> Response:
-    body = _json_object()
-    problems = _messages_problems(body)
-    if problems:
-        return _invalid_body(problems)
+    body, invalid = _send_body()
+    if invalid is not None:
+        return invalid
     to = body.get("to")
     if not isinstance(to, list) or not to:
         return _invalid_body([{"message": "Size must be at least 1", "property": "to"}])
@@ -318,17 +326,15 @@ def multicast() -> Response:
             _deliver(state, user_id, body["messages"], source="multicast", delivered=user.following)
             delivered += int(user.following)
         state.add_usage(delivered)
-        if retry_key is not None:
-            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, [], request.path))
+        _accept_retry_key(state, retry_key, [])
     return _ok()
 
 
 @bp.post("/message/broadcast")
 def broadcast() -> Response:
-    body = _json_object()
-    problems = _messages_problems(body)
-    if problems:
-        return _invalid_body(problems)
+    body, invalid = _send_body()
+    if invalid is not None:
+        return invalid
     state = _state()
     retry_key = request.headers.get("X-Line-Retry-Key")
     with state.lock:
@@ -339,8 +345,7 @@ def broadcast() -> Response:
         for user in followers:
             _deliver(state, user.user_id, body["messages"], source="broadcast", delivered=True)
         state.add_usage(len(followers))
-        if retry_key is not None:
-            state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, [], request.path))
+        _accept_retry_key(state, retry_key, [])
     return _ok()
 
 
