@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fdr = false.sum() / max(1, discovered.sum())
     # One data set's false discovery proportion is noisy; its mean over replicates estimates the FDR.
     replicate = []
-    n_replicates = 3 if args.quick else 20
+    n_replicates = 3 if args.quick else 100
     for seed in range(20, 20 + n_replicates):
         other = make_survey(
             look_fans, 185, target="target_item", n_groups=8, group_size=6, count_share=0.07, seed=seed
