@@ -8,7 +8,7 @@ all fans, so the correlation analysis gets enough pairs for every item.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,12 +54,14 @@ def choose_next_items(
     priority_items: Sequence[str],
     k: int = 5,
     exclude: Collection[str] = (),
+    counts: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Up to ``k`` item ids to ask ``fan_id`` next, in asking order.
 
     Priority items come first in the order given; the rest follow by fewest
     answers across fans, ties broken by catalog order. Items the fan already
     answered, items in ``exclude`` and ids not in the catalog are never chosen.
+    ``counts`` (answers per item) may come from a cache; by default it is counted now.
     """
     if k <= 0:
         return []
@@ -71,8 +73,11 @@ def choose_next_items(
             chosen.append(item_id)
             if len(chosen) == k:
                 return chosen
-    counts = answer_counts(session)
     taken = set(chosen)
+    if all(item_id in blocked or item_id in taken for item_id in catalog):
+        return chosen  # nothing left to rank: skip counting every answer in the database
+    if counts is None:
+        counts = answer_counts(session)
     # sorted() is stable, so equal counts keep catalog order.
     rest = sorted(
         (item_id for item_id in catalog if item_id not in blocked and item_id not in taken),

@@ -111,3 +111,23 @@ def test_configured_priority_hands_out_copies(db_session: Session) -> None:
     first = provider(db_session)
     first.append("x")
     assert provider(db_session) == ["b", "a"]
+
+
+def test_given_counts_decide_the_order_without_counting_again(db_session: Session, catalog: Catalog) -> None:
+    fan = add_fan(db_session, {"a": 1})
+    counts = {"a": 9, "b": 0, "c": 5, "d": 1, "e": 9, "f": 9, "g": 9}
+    assert choose_next_items(db_session, fan, catalog, [], k=3, counts=counts) == ["b", "d", "c"]
+
+
+def test_answer_count_cache_recounts_only_after_its_time(db_session: Session) -> None:
+    from bot.survey import AnswerCountCache
+
+    now = [0.0]
+    cache = AnswerCountCache(ttl_seconds=60, clock=lambda: now[0])
+    fan = add_fan(db_session, {"a": 1.0})
+    assert cache.get(db_session) == {"a": 1}
+    record_answer(db_session, fan, "b", 1.0, NOW)
+    now[0] = 59.0
+    assert cache.get(db_session) == {"a": 1}
+    now[0] = 60.0
+    assert cache.get(db_session) == {"a": 1, "b": 1}

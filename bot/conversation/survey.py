@@ -16,7 +16,7 @@ from bot import messages
 from bot.conversation.help import ask_for_consent, has_current_consent, reply_unknown
 from bot.dispatch import Dispatcher, Turn, normalize_text
 from bot.postback import Postback, encode
-from bot.survey import priority_items
+from bot.survey import cached_answer_counts, priority_items
 from bot.survey.rounds import (
     CHANGE,
     advance,
@@ -122,9 +122,14 @@ def start_survey(turn: Turn, fan: Fan) -> None:
     previous = latest_round(turn.session, fan.id)
     # Items just skipped are left out once, so the next round does not open with them again.
     skipped = previous.skipped if previous is not None else []
-    item_ids = choose_next_items(turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, exclude=skipped)
+    counts = cached_answer_counts(turn.session)
+    item_ids = choose_next_items(
+        turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, exclude=skipped, counts=counts
+    )
     if not item_ids and skipped:
-        item_ids = choose_next_items(turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE)
+        item_ids = choose_next_items(
+            turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, counts=counts
+        )
     if not item_ids:
         turn.reply(
             messages.text(

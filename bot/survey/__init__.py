@@ -7,16 +7,48 @@ until one is installed, the configured default list in `data.survey_selection` i
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from data.survey_selection import PriorityProvider, configured_priority
+from data.survey_selection import PriorityProvider, answer_counts, configured_priority
 
 log = logging.getLogger(__name__)
 
 PRIORITY_EXTENSION = "fanbot.survey_priority"
+COUNTS_EXTENSION = "fanbot.answer_counts"
+
+
+class AnswerCountCache:
+    """Answers per item, recounted at most once per ``ttl_seconds``.
+
+    Counting groups every answer in the database; the least-answered ordering of
+    survey questions does not need it fresher than a minute, and a round start in
+    the webhook must stay fast with millions of answers.
+    """
+
+    def __init__(self, ttl_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] | None = None
+        self._expires = 0.0
+
+    def get(self, session: Session) -> dict[str, int]:
+        with self._lock:
+            if self._counts is None or self.clock() >= self._expires:
+                self._counts = answer_counts(session)
+                self._expires = self.clock() + self.ttl_seconds
+            return self._counts
+
+
+def cached_answer_counts(session: Session) -> dict[str, int]:
+    cache: AnswerCountCache = current_app.extensions.setdefault(COUNTS_EXTENSION, AnswerCountCache())
+    return cache.get(session)
 
 
 def install_priority_provider(app: Flask, provider: PriorityProvider) -> None:
@@ -43,4 +75,11 @@ def priority_items(session: Session) -> list[str]:
         return configured_priority()(session)
 
 
-__all__ = ["PRIORITY_EXTENSION", "get_priority_provider", "install_priority_provider", "priority_items"]
+__all__ = [
+    "PRIORITY_EXTENSION",
+    "AnswerCountCache",
+    "cached_answer_counts",
+    "get_priority_provider",
+    "install_priority_provider",
+    "priority_items",
+]
