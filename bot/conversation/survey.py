@@ -261,7 +261,8 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
 
 def finish(turn: Turn, fan: Fan) -> None:
     total = answered_count(turn, fan)
-    if not choose_next_items(turn.session, fan.id, turn.catalog, (), k=1):
+    counts = cached_answer_counts(turn.session)
+    if not choose_next_items(turn.session, fan.id, turn.catalog, (), k=1, counts=counts):
         turn.reply(
             messages.text(
                 f"ご回答ありがとうございました！全{total}問すべてにお答えいただきました。\n"
