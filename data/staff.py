@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,8 +13,12 @@ from data.models import StaffUser
 
 MIN_PASSWORD_LENGTH = 10
 ROLES = ("marketer",)
-# Compared against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Checked when the e-mail is unknown, so a wrong address costs as long as a wrong password.
+    return generate_password_hash("not-a-real-password", method="scrypt")
 
 
 class StaffError(ValueError):
@@ -52,7 +57,7 @@ def authenticate(session: Session, email: str, password: str, *, now: datetime) 
     """The account for these credentials, with its last login updated; None when they are wrong."""
     user = session.scalars(select(StaffUser).where(StaffUser.email == normalize_email(email))).one_or_none()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None
