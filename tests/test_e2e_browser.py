@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
@@ -19,6 +20,9 @@ from bot.settings import Settings
 from data.database import normalize_url
 from data.models import Fan
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
@@ -98,10 +102,7 @@ def test_newcomer_follows_in_the_emulator_agrees_and_consent_is_stored(
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    page.goto(product.url + "/emulator/")
-    page.fill("#new-fan-name", "佐藤 一郎")
-    page.click("text=新しいファンを作る")
-    page.click("#btn-follow")
+    _open_new_fan(page, product.url, "佐藤 一郎")
     expect(page.locator("#webhook-status")).to_have_text("webhook: 200")
     expect(page.locator(".row.bot .bubble").first).to_contain_text("友だち追加ありがとうございます")
     expect(page.locator(".row.bot .bubble").nth(1)).to_contain_text("同意しますか")
@@ -116,25 +117,34 @@ def test_newcomer_follows_in_the_emulator_agrees_and_consent_is_stored(
     assert fans[0].consent_version == "2026-11"
 
 
-def _tap(page: object, label: str | None = None) -> None:
-    """Tap a quick-reply button (the first one when no label) and wait for the bot's answer."""
-    from playwright.sync_api import Page
+def _open_new_fan(page: Page, url: str, name: str) -> None:
+    """Create a fan in the emulator page and follow the account."""
+    page.goto(url + "/emulator/")
+    page.fill("#new-fan-name", name)
+    page.click("text=新しいファンを作る")
+    page.click("#btn-follow")
 
-    assert isinstance(page, Page)
+
+def _then_bot_replies(page: Page, action: Callable[[], None]) -> None:
+    """Do ``action`` and wait until the bot's answer shows."""
     before = page.locator(".row.bot").count()
+    action()
+    page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+
+
+def _tap(page: Page, label: str | None = None, *, index: int = 0) -> None:
+    """Tap a quick-reply button (by label, else by position) and wait for the bot's answer."""
     buttons = page.locator("#quick-replies button")
-    (buttons.filter(has_text=label).first if label else buttons.first).click()
-    page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+    button = buttons.filter(has_text=label).first if label else buttons.nth(index)
+    _then_bot_replies(page, button.click)
 
 
-def _say(page: object, text: str) -> None:
-    from playwright.sync_api import Page
+def _say(page: Page, text: str) -> None:
+    def send() -> None:
+        page.fill("#composer-text", text)
+        page.keyboard.press("Enter")
 
-    assert isinstance(page, Page)
-    before = page.locator(".row.bot").count()
-    page.fill("#composer-text", text)
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+    _then_bot_replies(page, send)
 
 
 def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_data(
@@ -145,10 +155,7 @@ def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_da
     from data.models import Answer
 
     assert isinstance(page, Page)
-    page.goto(product.url + "/emulator/")
-    page.fill("#new-fan-name", "鈴木 二郎")
-    page.click("text=新しいファンを作る")
-    page.click("#btn-follow")
+    _open_new_fan(page, product.url, "鈴木 二郎")
     expect(page.locator("#quick-replies button")).to_have_count(2)
     _tap(page, "同意する")
     last_bot = page.locator(".row.bot .bubble").last
@@ -177,9 +184,7 @@ def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_da
     if page.locator("#quick-replies button", has_text="いいえ").count():
         _tap(page, "いいえ")
     else:
-        before = page.locator(".row.bot").count()
-        page.locator("#quick-replies button").nth(1).click()
-        page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+        _tap(page, index=1)
     after_change = answers()
     assert after_change.keys() == before_change.keys()
     assert sum(after_change[k] != before_change[k] for k in after_change) == 1
