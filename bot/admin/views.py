@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from bot.admin.auth import check_csrf, csrf_token, current_staff, login_required
-from bot.app_context import clock, get_catalog
+from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
 from data.fan_overview import fan_answers, fan_counts, list_fans
 from data.models import Fan
@@ -67,7 +67,7 @@ def logout() -> Any:
 @bp.get("/")
 @login_required
 def dashboard() -> Any:
-    counts = fan_counts(get_session(), clock()())
+    counts = fan_counts(get_session(), clock()(), get_settings().consent_version)
     return render_template("admin/dashboard.html", counts=counts)
 
 
