@@ -29,9 +29,9 @@ from linebot.v3.messaging import (
 from linebot.v3.webhooks import FollowEvent, MessageEvent, PostbackEvent
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bot.emulator import EmulatorConfig, EmulatorState, create_emulator_app
-from bot.emulator.contract import default_spec_dir
-from bot.emulator.server import EmulatorServer
+from line_emulator import EmulatorConfig, EmulatorState, create_emulator_app
+from line_emulator.contract import default_spec_dir
+from line_emulator.server import EmulatorServer
 
 pytestmark = pytest.mark.browser
 
