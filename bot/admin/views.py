@@ -10,7 +10,7 @@ from flask_login import login_user, logout_user
 from bot.admin.auth import StaffPrincipal, current_staff, safe_next
 from bot.admin.blueprint import SOURCES, bp
 from bot.admin.charts import daily_bar_chart
-from bot.app_context import clock, get_catalog
+from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
 from bot.limiter import (
     SIGN_IN_LIMITS_PER_ACCOUNT,
@@ -71,7 +71,7 @@ def logout() -> Any:
 def dashboard() -> Any:
     db = get_session()
     now = clock()()
-    counts = fan_counts(db, now)
+    counts = fan_counts(db, now, get_settings().consent_version)
     chart = daily_bar_chart(answers_per_day(db, now, days=DASHBOARD_DAYS))
     return render_template(
         "admin/dashboard.html", counts=counts, chart=chart, coverage=survey_coverage(db, get_catalog())
