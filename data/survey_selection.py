@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from data.catalog import Catalog
 from data.models import Answer
+from data.survey_settings import disabled_items
 
 # Returns the item ids to ask first, most important first; unknown ids are ignored.
 PriorityProvider = Callable[[Session], list[str]]
@@ -60,13 +61,15 @@ def choose_next_items(
 
     Priority items come first in the order given; the rest follow by fewest
     answers across fans, ties broken by catalog order. Items the fan already
-    answered, items in ``exclude`` and ids not in the catalog are never chosen.
+    answered, items in ``exclude``, items disabled on the survey page and ids
+    not in the catalog are never chosen.
     ``counts`` (answers per item) may come from a cache; by default it is counted now.
     """
     if k <= 0:
         return []
     answered = set(session.scalars(select(Answer.item_id).where(Answer.fan_id == fan_id)))
-    blocked = answered | set(exclude)
+    # Items a marketer switched off on the survey page are never asked.
+    blocked = answered | set(exclude) | disabled_items(session)
     chosen: list[str] = []
     for item_id in priority_items:
         if item_id in catalog and item_id not in blocked and item_id not in chosen:
