@@ -48,7 +48,19 @@ __all__ = [
     "target_correlations",
 ]
 
-PAIR_COLUMNS = ("item_a", "item_b", "r", "n", "p", "q", "band", "ci_low", "ci_high", "rank_r", "rank_band_differs")
+PAIR_COLUMNS = (
+    "item_a",
+    "item_b",
+    "r",
+    "n",
+    "p",
+    "q",
+    "band",
+    "ci_low",
+    "ci_high",
+    "rank_r",
+    "rank_band_differs",
+)
 TARGET_COLUMNS = ("item", "r", "n", "p", "q")
 MIN_PAIR_N = 3
 # Two-sided 95 % normal quantile for the Fisher-z interval.
@@ -119,7 +131,9 @@ def bands(r: npt.ArrayLike) -> npt.NDArray[np.object_]:
     return out
 
 
-def fisher_interval(r: npt.ArrayLike, n: npt.ArrayLike, *, rank: bool = False) -> tuple[FloatArray, FloatArray]:
+def fisher_interval(
+    r: npt.ArrayLike, n: npt.ArrayLike, *, rank: bool = False
+) -> tuple[FloatArray, FloatArray]:
     """95 % confidence interval of a correlation coefficient by Fisher's z transform.
 
     ``tanh(atanh(r) ± 1.96·se)`` with ``se = 1/√(n−3)`` for Pearson r, or ``√(1.06/(n−3))``

@@ -176,7 +176,8 @@ class LookalikeError(ValueError):
 def _check_target(frame: pd.DataFrame, target: str) -> pd.Series:
     if target not in frame.columns:
         raise LookalikeError(
-            f"項目「{target}」は回答データにありません。項目IDを確かめてください（fanbot survey stats で一覧できます）。"
+            f"項目「{target}」は回答データにありません。"
+            "項目IDを確かめてください（fanbot survey stats で一覧できます）。"
         )
     y = frame[target]
     answered = y.dropna()
@@ -411,7 +412,8 @@ def evaluate(
     if min(n_pos, len(y) - n_pos) < folds:
         raise LookalikeError(
             f"項目「{target}」の回答が少なすぎます（はい {n_pos} 件、いいえ {len(y) - n_pos} 件）。"
-            f"精度の確認には「はい」と「いいえ」がそれぞれ {folds} 件以上必要です。回答が集まってから実行してください。"
+            f"精度の確認には「はい」と「いいえ」がそれぞれ {folds} 件以上必要です。"
+            "回答が集まってから実行してください。"
         )
     oof = np.full(len(y), np.nan)
     fold_aucs: list[float] = []
