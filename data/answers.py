@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from data.catalog import Item
 from data.models import Answer
-from data.spoken_numbers import SpokenNumberError, read_count, strip_thousands
+from data.spoken_numbers import UNIT_WORDS, SpokenNumberError, read_count, strip_thousands
 
 YES_WORDS = {"1", "はい", "yes", "y", "true", "ある", "あり"}
 NO_WORDS = {"0", "いいえ", "no", "n", "false", "ない", "なし"}
@@ -54,7 +54,8 @@ def parse_value(item: Item, raw: object) -> float:
             except SpokenNumberError as error:
                 raise AnswerError(str(error)) from None
         if not math.isfinite(value):
-            raise AnswerError("数字でお答えください（例: 3）。")
+            example = UNIT_WORDS[item.unit].example if item.unit in UNIT_WORDS else "3"
+            raise AnswerError(f"数字でお答えください（例: {example}）。")
     if item.accepts(value):
         return value
     if item.is_yes_no:

@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["SpokenNumberError", "read_count", "strip_thousands"]
+__all__ = ["UNIT_WORDS", "SpokenNumberError", "UnitWords", "read_count", "strip_thousands"]
 
 
 class SpokenNumberError(ValueError):
@@ -113,7 +113,7 @@ def read_count(text: str, unit: str) -> float:
         if rest:
             phrase = _HEDGES_BEFORE.sub("", rest)
     if _VAGUE.search(phrase):
-        raise SpokenNumberError(f"おおよそで構いませんので、数字でお答えください（例: {words.example}）。")
+        raise SpokenNumberError(f"数字でお答えください（例: {words.example}）。")
     value = _read_with_unit(phrase, unit, words)
     if value is None or not math.isfinite(value):
         raise SpokenNumberError(f"数字でお答えください（例: {words.example}）。")

@@ -166,7 +166,7 @@ def test_non_numeric_typed_count_is_refused_and_asked_again(
     use_priority(app, COUNT_ITEM)
     user, _ = consented_fan(line)
     replies = line.text(user, "たくさん")
-    assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+    assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
     assert store.answers(user) == {}
 
 
@@ -174,7 +174,7 @@ def test_emoji_is_refused_and_asked_again(line: LineDriver, app: Flask, store: S
     use_priority(app, COUNT_ITEM, "likes_sauna")
     user, _ = consented_fan(line)
     replies = line.text(user, "🏀🔥")
-    assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+    assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
     line.text(user, "1")
     replies = line.text(user, "👍")
     assert texts(replies)[0].startswith("ご利用いただけるキーワードです。")
@@ -198,7 +198,7 @@ def test_very_long_text_is_refused_without_echoing_it(line: LineDriver, app: Fla
     user, _ = consented_fan(line)
     for text in ("あ" * 5000, "9" * 5000):
         replies = line.text(user, text)
-        assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+        assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
         assert all(len(message["text"]) < 500 for message in replies)
     assert store.answers(user) == {}
 
