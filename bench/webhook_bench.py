@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import create_app
-from bot.emulator import EmulatorConfig, create_emulator_app, events
-from bot.emulator.server import EmulatorServer
 from bot.settings import Settings
 from data.database import make_engine
 from data.migrate import upgrade
+from line_emulator import EmulatorConfig, create_emulator_app, events
+from line_emulator.server import EmulatorServer
 
 SECRET = "bench-secret"
 TOKEN = "bench-token"

@@ -21,13 +21,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.emulator.server import EmulatorServer
-from bot.emulator.state import EmulatorState
 from bot.line_client import LineClient
 from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
 from data.models import Base, StaffUser
+from line_emulator.server import EmulatorServer
+from line_emulator.state import EmulatorState
 from tests.line_driver import LineDriver
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -169,8 +169,8 @@ CONTRACT_CHECKED: set[str] = set()
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
     """The LINE emulator on a real local port, validating every request against the official spec."""
-    from bot.emulator import EmulatorConfig, create_emulator_app
-    from bot.emulator.contract import default_spec_dir
+    from line_emulator import EmulatorConfig, create_emulator_app
+    from line_emulator.contract import default_spec_dir
 
     config = EmulatorConfig(
         channel_secret=CHANNEL_SECRET,
@@ -184,7 +184,7 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[RunningEmulator]:
     yield RunningEmulator(emulator_app, server)
     server.stop()
     emulator_app.extensions["line_emulator_sender"].close()
-    if config.spec_dir is not None and emulator_app.extensions["line_emulator"].requests:
+    if emulator_app.extensions["line_emulator"].requests:
         CONTRACT_CHECKED.add(request.node.nodeid)
 
 
@@ -323,7 +323,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"tests whose LINE API requests were validated against the official OpenAPI spec: {contract}"
     )
-    from bot.emulator.contract import default_spec_dir
-
-    if default_spec_dir() is None:
-        terminalreporter.write_line("contract validation was OFF: ../shared/line-openapi is absent")

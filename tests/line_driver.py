@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from bot.emulator import events
-from bot.emulator.state import EmulatorState
+from line_emulator import events
+from line_emulator.state import EmulatorState
 
 
 class LineDriver:

@@ -15,10 +15,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.commands.run import build_dev_app
-from bot.emulator.server import EmulatorServer
 from bot.settings import Settings
 from data.database import normalize_url
 from data.models import Fan
+from line_emulator.server import EmulatorServer
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET
 
 if TYPE_CHECKING:

@@ -1,4 +1,8 @@
-"""Imports point one way: bot -> coupons, segmentation -> data; Flask stays in bot."""
+"""Imports point one way: bot -> coupons, segmentation -> data; Flask stays in bot.
+
+The LINE emulator is a package of its own: it imports nothing from the product, and the
+product imports it only where the development composition (`fanbot run`) mounts it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,11 @@ FORBIDDEN = {
     "data": {"bot", "coupons", "segmentation", "flask"},
     "segmentation": {"bot", "coupons", "flask"},
     "coupons": {"bot", "segmentation", "flask"},
+    "line_emulator": {"bot", "coupons", "segmentation", "data", "migrations", "tests"},
 }
+PRODUCT = ("bot", "coupons", "segmentation", "data", "migrations")
+# The one place the product may import the emulator: the development composition.
+MOUNTS_EMULATOR = {"bot/commands/run.py"}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -33,3 +41,13 @@ def test_lower_layers_do_not_import_upper_ones(package: str) -> None:
         for path in (ROOT / package).rglob("*.py")
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_product_imports_the_emulator_only_where_make_run_mounts_it() -> None:
+    importers = {
+        str(path.relative_to(ROOT))
+        for package in PRODUCT
+        for path in (ROOT / package).rglob("*.py")
+        if "line_emulator" in imported_packages(path)
+    }
+    assert importers == MOUNTS_EMULATOR

@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from linebot.v3.messaging import TextMessage
 
-from bot.emulator.server import EmulatorServer
 from bot.line_client import LineApiError, LineClient
 from bot.settings import Settings
+from line_emulator.server import EmulatorServer
 from tests.conftest import RunningEmulator
 
 PUSH = "/v2/bot/message/push"

@@ -12,9 +12,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.emulator import events
 from bot.settings import Settings
 from data.models import Fan, WebhookEvent
+from line_emulator import events
 from tests.conftest import CHANNEL_SECRET, FrozenClock
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
 

@@ -38,15 +38,14 @@ def build_dev_app(settings: Settings) -> Flask:
 
     app = create_app(settings)
     if serves_own_emulator(settings):
-        from bot.emulator import EmulatorConfig, create_emulator_app
-        from bot.emulator.contract import default_spec_dir
+        from line_emulator import EmulatorConfig, create_emulator_app
 
         emulator = create_emulator_app(
             EmulatorConfig(
                 channel_secret=settings.line_channel_secret,
                 channel_access_token=settings.line_channel_access_token,
                 webhook_url=f"http://127.0.0.1:{settings.port}/callback",
-                spec_dir=settings.line_openapi_dir or default_spec_dir(),
+                spec_dir=settings.line_openapi_dir,
                 state_path=settings.emulator_state_path,
             )
         )

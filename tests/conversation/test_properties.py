@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.emulator import events
 from bot.postback import KINDS
+from line_emulator import events
 from tests.conversation.conftest import Store, consented_fan
 from tests.line_driver import LineDriver, quick_replies
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from flask import Flask, request
 
-from bot.emulator import EmulatorConfig, EmulatorState, create_emulator_app
-from bot.emulator.server import EmulatorServer
-from bot.emulator.store import EmulatorStore
+from line_emulator import EmulatorConfig, EmulatorState, create_emulator_app
+from line_emulator.server import EmulatorServer
+from line_emulator.store import EmulatorStore
 
 SECRET = "store-secret"
 TOKEN = "store-token"

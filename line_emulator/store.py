@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.state import AcceptedRequest, EmulatorState, FanUser, LogEntry, RichMenu
+from line_emulator.state import AcceptedRequest, EmulatorState, FanUser, LogEntry, RichMenu
 
 log = logging.getLogger(__name__)
 

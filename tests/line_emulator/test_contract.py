@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +20,17 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
-from bot.emulator import events
-from bot.emulator.contract import Contract, default_spec_dir, load_contract
+import line_emulator
+from line_emulator import EmulatorConfig, create_emulator_app, events
+from line_emulator.contract import (
+    VENDORED_SPEC_DIR,
+    Contract,
+    SpecMissingError,
+    default_spec_dir,
+    load_contract,
+)
 
 SPEC_DIR = default_spec_dir()
-pytestmark = pytest.mark.skipif(
-    SPEC_DIR is None,
-    reason="../shared/line-openapi is absent (set FANBOT_LINE_OPENAPI_DIR): contract tests skipped",
-)
 
 USER = "U" + "1" * 32
 BOT = "U" + "2" * 32
@@ -36,7 +40,6 @@ PUSH = "/v2/bot/message/push"
 
 @pytest.fixture
 def contract() -> Contract:
-    assert SPEC_DIR is not None
     return load_contract(SPEC_DIR)
 
 
@@ -215,7 +218,6 @@ def test_webhook_event_missing_its_subtype_fields_is_rejected(contract: Contract
 
 
 def test_contract_is_loaded_once_per_folder() -> None:
-    assert SPEC_DIR is not None
     assert load_contract(SPEC_DIR) is load_contract(SPEC_DIR)
 
 
@@ -223,7 +225,30 @@ def test_default_spec_dir_honours_the_environment_variable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.setenv("FANBOT_LINE_OPENAPI_DIR", str(tmp_path))
-    assert default_spec_dir() is None
     (tmp_path / "messaging-api.yml").write_text("openapi: 3.0.0\n")
     (tmp_path / "webhook.yml").write_text("openapi: 3.0.3\n")
     assert default_spec_dir() == tmp_path.resolve()
+
+
+def test_without_the_environment_variable_the_vendored_copy_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FANBOT_LINE_OPENAPI_DIR", raising=False)
+
+    spec_dir = default_spec_dir()
+
+    assert spec_dir == VENDORED_SPEC_DIR
+    assert spec_dir.is_relative_to(Path(line_emulator.__file__).resolve().parent)
+    assert {"LICENSE", "NOTICE", "messaging-api.yml", "webhook.yml"} <= {p.name for p in spec_dir.iterdir()}
+
+
+def test_a_folder_without_the_spec_is_an_error_not_a_silent_skip(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    (tmp_path / "messaging-api.yml").write_text("openapi: 3.0.0\n")
+    monkeypatch.setenv("FANBOT_LINE_OPENAPI_DIR", str(tmp_path))
+
+    with pytest.raises(SpecMissingError, match=r"webhook\.yml"):
+        default_spec_dir()
+    with pytest.raises(SpecMissingError, match=r"webhook\.yml"):
+        create_emulator_app(
+            EmulatorConfig(channel_secret="s", channel_access_token="t", webhook_url="http://127.0.0.1:9/")
+        )

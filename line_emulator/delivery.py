@@ -1,9 +1,9 @@
 """What a fan does on the chat page, turned into signed webhooks POSTed to the bot.
 
 Each action records the fan's side of the conversation, issues a reply token where LINE
-would, builds the event, validates the body against webhook.yml (when a contract is
-loaded), signs it and POSTs it. The POST happens outside the state lock: the bot answers
-by calling the emulator's API while this request is still open.
+would, builds the event, validates the body against webhook.yml, signs it and POSTs it.
+The POST happens outside the state lock: the bot answers by calling the emulator's API
+while this request is still open.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 import urllib3
 
-from bot.emulator import events
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.contract import Contract
-from bot.emulator.state import EmulatorState, LogEntry, WebhookDelivery
+from line_emulator import events
+from line_emulator.config import EmulatorConfig
+from line_emulator.contract import Contract
+from line_emulator.state import EmulatorState, LogEntry, WebhookDelivery
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 
@@ -32,7 +32,7 @@ class DeliveryResult:
 class WebhookSender:
     """Sends webhooks for one emulator instance; one connection pool, closed by `close`."""
 
-    def __init__(self, config: EmulatorConfig, state: EmulatorState, contract: Contract | None) -> None:
+    def __init__(self, config: EmulatorConfig, state: EmulatorState, contract: Contract) -> None:
         self._config = config
         self._state = state
         self._contract = contract
@@ -115,9 +115,8 @@ class WebhookSender:
     # -- the wire ---------------------------------------------------------------------
 
     def send(self, user_id: str | None, body: dict[str, Any]) -> DeliveryResult:
-        if self._contract is not None:
-            problems = self._contract.validate_webhook(body)
-            self._state.add_violations(f"webhook: {p}" for p in problems)
+        problems = self._contract.validate_webhook(body)
+        self._state.add_violations(f"webhook: {p}" for p in problems)
         raw = events.serialize(body)
         signature = events.sign(raw, self._config.channel_secret)
         status: int | None = None

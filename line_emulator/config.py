@@ -16,7 +16,8 @@ class EmulatorConfig:
     """What the emulator needs to play the LINE platform for one channel.
 
     ``webhook_url`` is the bot's ``/callback``; ``spec_dir`` is the line-openapi folder
-    (None switches contract validation off); ``push_rate_limit_per_second`` None means
+    (None: `contract.default_spec_dir`, the vendored copy unless FANBOT_LINE_OPENAPI_DIR is set;
+    validation cannot be switched off); ``push_rate_limit_per_second`` None means
     unlimited; ``clock`` returns seconds since the epoch and drives reply-token expiry,
     rate limiting and event timestamps, so tests can freeze it. ``state_path`` is the
     emulator's own store (a JSON file) that keeps fans and chats across restarts; None

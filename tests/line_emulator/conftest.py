@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.emulator.state import EmulatorState
+from line_emulator.state import EmulatorState
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Validation against LINE's official OpenAPI documents (``../shared/line-openapi``).
+"""Validation against LINE's official OpenAPI documents (vendored in ``line_emulator/openapi``).
 
 The documents declare message, action, Flex component, template and webhook event
 subtypes as ``allOf: [base, {...}]`` plus a ``discriminator`` on the base, with no
@@ -313,12 +313,24 @@ def load_contract(spec_dir: Path) -> Contract:
     return _load_cached(Path(spec_dir).resolve())
 
 
-def default_spec_dir() -> Path | None:
-    """Where the line-openapi documents are: ``$FANBOT_LINE_OPENAPI_DIR``, else
-    ``<repo>/../shared/line-openapi``; None when neither holds them."""
-    configured = os.environ.get(SPEC_DIR_ENV)
-    repo_root = Path(__file__).resolve().parents[2]
-    candidate = Path(configured) if configured else repo_root / ".." / "shared" / "line-openapi"
-    if (candidate / MESSAGING_API_FILE).is_file() and (candidate / WEBHOOK_FILE).is_file():
-        return candidate.resolve()
-    return None
+VENDORED_SPEC_DIR = Path(__file__).resolve().parent / "openapi"
+
+
+class SpecMissingError(RuntimeError):
+    """The OpenAPI documents are not where they were expected: nothing can be validated."""
+
+
+def default_spec_dir() -> Path:
+    """Where the line-openapi documents are: ``$FANBOT_LINE_OPENAPI_DIR`` when set, else the
+    copy vendored in this package. Raises `SpecMissingError` when the folder lacks them, since
+    an emulator that validates nothing would let contract violations through silently."""
+    configured = os.environ.get(SPEC_DIR_ENV, "").strip()
+    return require_spec_dir(Path(configured) if configured else VENDORED_SPEC_DIR)
+
+
+def require_spec_dir(candidate: Path) -> Path:
+    """``candidate`` resolved, if it holds both documents; `SpecMissingError` otherwise."""
+    missing = [name for name in (MESSAGING_API_FILE, WEBHOOK_FILE) if not (candidate / name).is_file()]
+    if missing:
+        raise SpecMissingError(f"LINE OpenAPI documents missing in {candidate}: {', '.join(missing)}")
+    return candidate.resolve()

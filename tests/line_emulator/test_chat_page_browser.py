@@ -29,9 +29,9 @@ from linebot.v3.messaging import (
 from linebot.v3.webhooks import FollowEvent, MessageEvent, PostbackEvent
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bot.emulator import EmulatorConfig, EmulatorState, create_emulator_app
-from bot.emulator.contract import default_spec_dir
-from bot.emulator.server import EmulatorServer
+from line_emulator import EmulatorConfig, EmulatorState, create_emulator_app
+from line_emulator.contract import default_spec_dir
+from line_emulator.server import EmulatorServer
 
 pytestmark = pytest.mark.browser
 
@@ -199,8 +199,8 @@ def test_at_phone_size_one_pane_shows_at_a_time_and_the_newest_message_stays_in_
     require_chromium()
     from playwright.sync_api import Route, expect, sync_playwright
 
-    from bot.emulator.state import RichMenu
     from bot.richmenu import render_rich_menu_image, rich_menu_request
+    from line_emulator.state import RichMenu
     from tests.viewport import PHONE, assert_composer_usable, assert_fully_visible, assert_newest_in_view
 
     url, state = emulator

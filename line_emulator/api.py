@@ -15,9 +15,9 @@ from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.contract import Contract
-from bot.emulator.state import (
+from line_emulator.config import EmulatorConfig
+from line_emulator.contract import Contract
+from line_emulator.state import (
     AcceptedRequest,
     ApiRequestRecord,
     EmulatorState,
@@ -74,8 +74,8 @@ def _state() -> EmulatorState:
     return cast(EmulatorState, current_app.extensions["line_emulator"])
 
 
-def _contract() -> Contract | None:
-    return cast("Contract | None", current_app.extensions.get("line_emulator_contract"))
+def _contract() -> Contract:
+    return cast(Contract, current_app.extensions["line_emulator_contract"])
 
 
 def _now() -> float:
@@ -127,11 +127,10 @@ def _gate() -> Response | None:
             g.json_body = json.loads(raw)
         except ValueError:
             return error_response(400, "The request body could not be parsed as JSON (line: -, column: -)")
-        if contract is not None:
-            errors = contract.request_errors(request.method, request.path, g.json_body)
-            if errors:
-                state.add_violations(f"{request.method} {request.path}: {e}" for e in errors)
-                return _invalid_body([{"message": e.message, "property": e.property} for e in errors])
+        errors = contract.request_errors(request.method, request.path, g.json_body)
+        if errors:
+            state.add_violations(f"{request.method} {request.path}: {e}" for e in errors)
+            return _invalid_body([{"message": e.message, "property": e.property} for e in errors])
 
     retry_key = request.headers.get("X-Line-Retry-Key")
     if retry_key is not None:
@@ -188,7 +187,7 @@ def _ok(body: Any = None, status: int = 200) -> Response:
 
 
 def _messages_problems(body: dict[str, Any]) -> list[dict[str, str]]:
-    # The contract catches these too; checked here as well so the limits hold without a spec.
+    # The contract catches these too; checked here as well so the reply names LINE's own limit.
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return [{"message": "Size must be at least 1", "property": "messages"}]

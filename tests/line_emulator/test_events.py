@@ -9,7 +9,7 @@ from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhooks import FollowEvent, MessageEvent, PostbackEvent, TextMessageContent, UnfollowEvent
 
-from bot.emulator import events
+from line_emulator import events
 
 USER = "U" + "a" * 32
 BOT = "U" + "b" * 32

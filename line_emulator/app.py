@@ -5,12 +5,12 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import HTTPException
 
-from bot.emulator import api, control
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.contract import Contract, load_contract
-from bot.emulator.delivery import WebhookSender
-from bot.emulator.state import EmulatorState
-from bot.emulator.store import EmulatorStore
+from line_emulator import api, control
+from line_emulator.config import EmulatorConfig
+from line_emulator.contract import default_spec_dir, load_contract, require_spec_dir
+from line_emulator.delivery import WebhookSender
+from line_emulator.state import EmulatorState
+from line_emulator.store import EmulatorStore
 
 
 def create_emulator_app(config: EmulatorConfig) -> flask.Flask:
@@ -21,7 +21,8 @@ def create_emulator_app(config: EmulatorConfig) -> flask.Flask:
     """
     app = flask.Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    contract: Contract | None = load_contract(config.spec_dir) if config.spec_dir is not None else None
+    spec_dir = default_spec_dir() if config.spec_dir is None else require_spec_dir(config.spec_dir)
+    contract = load_contract(spec_dir)
     state = EmulatorState()
     if config.state_path is not None:
         store = EmulatorStore(config.state_path)

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, url_for
 
-from bot.emulator.delivery import DeliveryResult, WebhookSender
-from bot.emulator.state import EmulatorState, FanUser, LogEntry
+from line_emulator.delivery import DeliveryResult, WebhookSender
+from line_emulator.state import EmulatorState, FanUser, LogEntry
 
 bp = Blueprint("control", __name__)
 

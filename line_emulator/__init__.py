@@ -4,8 +4,8 @@ A development and demo tool; the product mounts it only when ``LINE_API_BASE_URL
 points at it.
 """
 
-from bot.emulator.app import create_emulator_app
-from bot.emulator.config import EmulatorConfig
-from bot.emulator.state import EmulatorState
+from line_emulator.app import create_emulator_app
+from line_emulator.config import EmulatorConfig
+from line_emulator.state import EmulatorState
 
 __all__ = ["EmulatorConfig", "EmulatorState", "create_emulator_app"]
