@@ -38,6 +38,8 @@ class Settings:
     line_openapi_dir: Path | None = None
     line_timeout_seconds: float = 10.0
     testing: bool = False
+    # Where sign-in throttling counts attempts; memory is per process (see bot/limiter.py).
+    ratelimit_storage_uri: str = "memory://"
     # The team's voice in chat: its name, the account's name, and the follow greeting.
     team_name: str = ""
     account_name_override: str | None = None
@@ -111,6 +113,13 @@ class Settings:
             kwargs["port"] = int(port)
         if host := env.get("HOST", "").strip():
             kwargs["host"] = host
+        if storage := env.get("FANBOT_RATELIMIT_STORAGE_URI", "").strip():
+            if "://" not in storage:
+                raise SettingsError(
+                    "FANBOT_RATELIMIT_STORAGE_URI must be a storage URL like memory:// or redis://host, "
+                    f"got {storage!r}"
+                )
+            kwargs["ratelimit_storage_uri"] = storage
         if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
             kwargs["line_openapi_dir"] = Path(spec)
         if team := env.get("FANBOT_TEAM_NAME", "").strip():

@@ -175,7 +175,7 @@ class SurveyRound(Base):
 
 
 class StaffUser(Base):
-    """A person who signs in to the web pages: a marketer of the team (partner staff come later)."""
+    """A person of the team who signs in to the admin pages: role ``admin`` or ``marketer``."""
 
     __tablename__ = "staff_users"
 
@@ -186,6 +186,9 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16), default="marketer")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the signed session: sign-out replaces it, so a cookie copied before sign-out stops working.
+    session_token: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 __all__ = [

@@ -126,3 +126,13 @@ def test_staff_create_command_makes_an_account_that_can_sign_in(
     )
     assert again.exit_code != 0
     assert "already exists" in again.output
+    admin = runner.invoke(
+        staff,
+        ["create", "boss@example.com", "--name", "管理", "--role", "admin", "--password", "a long password"],
+        env=env,
+    )
+    assert admin.exit_code == 0, admin.output
+    assert "created admin account" in admin.output
+    user = authenticate(db_session, "boss@example.com", "a long password", now=clock())
+    assert user is not None
+    assert user.role == "admin"

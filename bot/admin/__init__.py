@@ -1,5 +1,6 @@
 """The marketers' web pages under ``/admin``."""
 
-from bot.admin.views import bp
+from bot.admin import accounts, views
+from bot.admin.blueprint import bp
 
-__all__ = ["bp"]
+__all__ = ["accounts", "bp", "views"]

@@ -1,93 +1,93 @@
-"""Admin pages: sign-in, dashboard, fans, survey answers."""
+"""Admin pages: sign-in and sign-out, dashboard, fans, survey answers."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
 
-from bot.admin.auth import check_csrf, csrf_token, current_staff, login_required
+from bot.admin.auth import StaffPrincipal, current_staff, safe_next
+from bot.admin.blueprint import SOURCES, bp
 from bot.app_context import clock, get_catalog
 from bot.db import get_session
+from bot.limiter import (
+    SIGN_IN_LIMITS_PER_ACCOUNT,
+    SIGN_IN_LIMITS_PER_ADDRESS,
+    failed_sign_in,
+    limiter,
+    submitted_email,
+)
+from bot.url_ids import parse_page
 from data.fan_overview import fan_answers, fan_counts, list_fans
 from data.models import Fan
-from data.staff import authenticate
+from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_stats import item_stats
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-TOKYO = ZoneInfo("Asia/Tokyo")
-SOURCES = {"line": "LINE", "import": "インポート", "demo": "デモ"}
 PER_PAGE = 50
 
 
-@bp.app_template_filter("jst")
-def jst(value: datetime | None) -> str:
-    return value.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if value is not None else "—"
-
-
-@bp.app_context_processor
-def inject() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "current_staff": current_staff, "sources": SOURCES}
-
-
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMITS_PER_ADDRESS, methods=["POST"], deduct_when=failed_sign_in)
+@limiter.limit(
+    SIGN_IN_LIMITS_PER_ACCOUNT, key_func=submitted_email, methods=["POST"], deduct_when=failed_sign_in
+)
 def login() -> Any:
     error = None
     if request.method == "POST":
-        check_csrf()
         db = get_session()
-        user = authenticate(
-            db, request.form.get("email", ""), request.form.get("password", ""), now=clock()()
-        )
-        if user is None:
-            error = "メールアドレスかパスワードが違います。"
-        else:
+        login = find_login(db, request.form.get("email", ""))
+        # End the read before scrypt: on SQLite it holds the write lock that webhooks wait for.
+        db.rollback()
+        if password_matches(login, request.form.get("password", "")):
+            assert login is not None
+            user = record_login(db, login.user_id, now=clock()())
+            principal = StaffPrincipal(user)
             db.commit()
-            session.clear()
-            session["staff_id"] = user.id
-            target = request.args.get("next", "")
-            # Only same-site paths: an absolute URL here would make the login page an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("admin.dashboard")
-            return redirect(target)
+            session.clear()  # nothing from before sign-in survives it (session fixation)
+            login_user(principal)
+            return redirect(safe_next(request.args.get("next"), url_for("admin.dashboard")))
+        error = "メールアドレスかパスワードが違います。"
     return render_template("admin/login.html", error=error), 401 if error else 200
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    check_csrf()
+    staff = current_staff()
+    if staff is not None:
+        db = get_session()
+        end_sessions(db, staff.id)
+        db.commit()
+    logout_user()
     session.clear()
     flash("ログアウトしました。")
     return redirect(url_for("admin.login"))
 
 
 @bp.get("/")
-@login_required
 def dashboard() -> Any:
     counts = fan_counts(get_session(), clock()())
     return render_template("admin/dashboard.html", counts=counts)
 
 
 @bp.get("/fans")
-@login_required
 def fans() -> Any:
     source = request.args.get("source") or None
     if source is not None and source not in SOURCES:
         abort(400, description="不明な種別です。")
-    page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() and int(page) > 0 else 1
+    page_number = parse_page(request.args.get("page"))
+    if page_number is None:
+        abort(400, description="ページ番号は 1 以上の半角数字で指定してください。")
     rows, total = list_fans(get_session(), source=source, page=page_number, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
+    if page_number > pages:
+        abort(404, description=f"ページは {pages} ページまでです。")
     return render_template(
         "admin/fans.html", rows=rows, total=total, page=page_number, pages=pages, source=source
     )
 
 
-@bp.get("/fans/<int:fan_id>")
-@login_required
+@bp.get("/fans/<id:fan_id>")
 def fan_detail(fan_id: int) -> Any:
     db = get_session()
     fan = db.get(Fan, fan_id)
@@ -97,7 +97,6 @@ def fan_detail(fan_id: int) -> Any:
 
 
 @bp.get("/survey")
-@login_required
 def survey() -> Any:
     stats = item_stats(get_session(), get_catalog())
     return render_template("admin/survey.html", stats=stats)

@@ -81,7 +81,10 @@ def ensure_demo_marketer(session: Session) -> None:
     from data.staff import create_staff_user
 
     if session.scalar(select(StaffUser.id).where(StaffUser.email == DEMO_MARKETER_EMAIL)) is None:
-        create_staff_user(session, DEMO_MARKETER_EMAIL, "デモ担当者", DEMO_MARKETER_PASSWORD, now=utcnow())
+        # The demo account is an admin so that one sign-in reaches every page, accounts included.
+        create_staff_user(
+            session, DEMO_MARKETER_EMAIL, "デモ担当者", DEMO_MARKETER_PASSWORD, role="admin", now=utcnow()
+        )
 
 
 @click.command()
@@ -132,4 +135,13 @@ def run(no_demo_data: bool) -> None:
     if own_emulator:
         # Give the emulator the menu a real channel would have (setup replaces an earlier one).
         threading.Thread(target=_install_rich_menu, args=(settings, base), daemon=True).start()
-    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+    from bot.security_headers import QuietRequestHandler
+
+    run_simple(
+        settings.host,
+        settings.port,
+        app,
+        threaded=True,
+        use_reloader=False,
+        request_handler=QuietRequestHandler,
+    )

@@ -15,9 +15,16 @@ def staff() -> None:
 @staff.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="Name shown in the pages.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "marketer"]),
+    default="marketer",
+    show_default=True,
+    help="Admins also manage accounts and shops' access codes.",
+)
 @click.password_option(help="At least 10 characters; asked for when not given.")
-def create(email: str, name: str, password: str) -> None:
-    """Create a marketer account."""
+def create(email: str, name: str, role: str, password: str) -> None:
+    """Create an account for the admin pages."""
     from data.database import make_engine, make_session_factory
     from data.models import utcnow
     from data.staff import StaffError, create_staff_user
@@ -25,9 +32,9 @@ def create(email: str, name: str, password: str) -> None:
     engine = make_engine(load_settings().database_url)
     try:
         with make_session_factory(engine)() as session, session.begin():
-            create_staff_user(session, email, name, password, now=utcnow())
+            create_staff_user(session, email, name, password, role=role, now=utcnow())
     except StaffError as error:
         raise click.ClickException(str(error)) from error
     finally:
         engine.dispose()
-    click.echo(f"created marketer account {email.strip().lower()}")
+    click.echo(f"created {role} account {email.strip().lower()}")
