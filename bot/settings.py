@@ -18,6 +18,8 @@ DEV_SECRET_KEY = "dev-insecure-secret-key"
 DEMO_TEAM_NAME = "みちのくスパークス"
 DEMO_EMULATOR_STATE = "var/emulator.json"
 OFF_WORDS = frozenset({"off", "none", "no", "0", "false"})
+# The consent text in force; a new text gets a new version (see data/consent.py for what that means).
+CONSENT_VERSION = "2026-11"
 
 
 class SettingsError(ValueError):
@@ -34,7 +36,7 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     port: int = 8000
     host: str = "127.0.0.1"
-    consent_version: str = "2026-11"
+    consent_version: str = CONSENT_VERSION
     line_openapi_dir: Path | None = None
     line_timeout_seconds: float = 10.0
     testing: bool = False

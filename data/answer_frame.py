@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.catalog import Catalog
+from data.consent import analysable_clause
 from data.models import Answer, Fan
 
 CHUNK = 50_000
 
 
-def answers_frame(session: Session, catalog: Catalog) -> pd.DataFrame:
+def answers_frame(session: Session, catalog: Catalog, consent_version: str) -> pd.DataFrame:
     """Every usable answer, pivoted wide: index ``fan_id``, item columns in catalog order, NaN = not answered.
 
-    Usable means given by a LINE fan who consented and has not deleted their data, or by
-    an anonymous respondent (imported or demo). Items nobody answered are left out.
+    Usable means given by a LINE fan with current consent to the text ``consent_version``
+    (`data.consent.analysable_clause`: answers given under an older text wait until the fan
+    agrees to the new one), or by an anonymous respondent (imported or demo). Items nobody
+    answered are left out.
     """
     query = (
         select(Answer.fan_id, Answer.item_id, Answer.value)
         .join(Fan, Fan.id == Answer.fan_id)
-        .where(Fan.deleted_at.is_(None), or_(Fan.source != "line", Fan.consented_at.is_not(None)))
+        .where(analysable_clause(consent_version))
         .execution_options(yield_per=CHUNK)
     )
     fan_ids: list[int] = []

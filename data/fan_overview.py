@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from data.consent import current_consent_clause, reachable_clause
 from data.models import AnonymousCount, Answer, Fan
 
 
@@ -16,6 +17,7 @@ class FanCounts:
     line_fans: int
     following: int
     consented: int
+    reachable: int
     opted_out: int
     deleted: int
     anonymous_respondents: int
@@ -35,7 +37,9 @@ class FanRow:
     last_answered_at: datetime | None
 
 
-def fan_counts(session: Session, now: datetime) -> FanCounts:
+def fan_counts(session: Session, now: datetime, consent_version: str) -> FanCounts:
+    """Headline counts; ``consented`` counts current consent only (`data.consent`)."""
+
     def count(*conditions: object) -> int:
         return int(session.scalar(select(func.count()).select_from(Fan).where(*conditions)) or 0)  # type: ignore[arg-type]
 
@@ -44,7 +48,8 @@ def fan_counts(session: Session, now: datetime) -> FanCounts:
     return FanCounts(
         line_fans=count(line, Fan.deleted_at.is_(None)),
         following=count(line, Fan.is_following.is_(True), Fan.deleted_at.is_(None)),
-        consented=count(line, Fan.consented_at.is_not(None), Fan.deleted_at.is_(None)),
+        consented=count(line, current_consent_clause(consent_version)),
+        reachable=count(line, reachable_clause(consent_version)),
         opted_out=count(line, Fan.opted_out_at.is_not(None), Fan.deleted_at.is_(None)),
         deleted=max(count(Fan.deleted_at.is_not(None)), deleted_before.count if deleted_before else 0),
         anonymous_respondents=count(Fan.source != "line"),

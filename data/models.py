@@ -64,7 +64,8 @@ class Fan(Base):
 
     Anonymous respondents (``line_user_id`` NULL, ``source='import'``) count for the
     analysis but can never be targeted. A deleted fan keeps only this row's bare
-    skeleton (id, times), without any personal data.
+    skeleton (id, times), without any personal data. Whether consent is current and
+    whether the fan can be reached is decided in `data.consent`, nowhere else.
     """
 
     __tablename__ = "fans"
@@ -85,20 +86,6 @@ class Fan(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     answers: Mapped[list[Answer]] = relationship(back_populates="fan", cascade="all, delete-orphan")
-
-    @property
-    def has_consented(self) -> bool:
-        return self.consented_at is not None and self.deleted_at is None
-
-    @property
-    def can_receive_push(self) -> bool:
-        """Pushes need consent, an active follow, and no opt-out."""
-        return (
-            self.has_consented
-            and self.is_following
-            and self.opted_out_at is None
-            and self.line_user_id is not None
-        )
 
 
 class Answer(Base):

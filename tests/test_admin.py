@@ -53,6 +53,7 @@ def test_dashboard_counts_fans_consent_and_answers(
     assert 'id="line-fans">2<' in html
     assert 'id="following">2<' in html
     assert 'id="consented">1<' in html
+    assert 'id="reachable">1<' in html
 
 
 def test_fan_list_and_detail_show_stored_answers(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.commands.analyze import analyze
 from bot.commands.export_answers import export_answers
+from bot.settings import CONSENT_VERSION
 from data.answer_frame import answers_frame
 from data.answers import record_answer
 from data.catalog import load_catalog
@@ -34,13 +35,22 @@ def test_frame_holds_consented_and_anonymous_answers_only(db_session: Session, c
         {"likes_super_sento": 1, "live_games_per_year": 12},
         line_user_id="U" + "a" * 32,
         consented_at=clock(),
+        consent_version=CONSENT_VERSION,
     )
     add_fan(db_session, clock, {"likes_super_sento": 0}, line_user_id="U" + "b" * 32)  # never consented
+    add_fan(  # consented to an older consent text only: kept, but unused until they agree again
+        db_session,
+        clock,
+        {"likes_super_sento": 0},
+        line_user_id="U" + "c" * 32,
+        consented_at=clock(),
+        consent_version="2020-01",
+    )
     add_fan(db_session, clock, {"likes_super_sento": 0}, consented_at=clock(), deleted_at=clock())
     anonymous = add_fan(db_session, clock, {"likes_sauna": 1}, source="import", external_ref="import:7")
     db_session.commit()
 
-    frame = answers_frame(db_session, load_catalog())
+    frame = answers_frame(db_session, load_catalog(), CONSENT_VERSION)
     assert list(frame.index) == [consented, anonymous]
     catalog_order = load_catalog().ids()
     assert list(frame.columns) == sorted(frame.columns, key=catalog_order.index)
@@ -50,7 +60,7 @@ def test_frame_holds_consented_and_anonymous_answers_only(db_session: Session, c
 
 
 def test_empty_database_gives_an_empty_frame(db_session: Session) -> None:
-    frame = answers_frame(db_session, load_catalog())
+    frame = answers_frame(db_session, load_catalog(), CONSENT_VERSION)
     assert frame.empty
     assert frame.index.name == "fan_id"
 

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.settings import CONSENT_VERSION
 from data.answer_import import (
     AnswerFileError,
     ImportReport,
@@ -19,6 +20,7 @@ from data.answer_import import (
 )
 from data.answers import record_answer
 from data.catalog import Catalog, load_catalog
+from data.consent import is_reachable
 from data.models import Answer, Fan
 
 NOW = datetime(2026, 11, 28, 12, 30, tzinfo=UTC)
@@ -184,7 +186,7 @@ def test_rows_without_a_known_fan_become_anonymous_respondents_that_cannot_be_ta
     assert report.answers_stored == 5
     fans = db_session.scalars(select(Fan)).all()
     assert {f.source for f in fans} == {"import"}
-    assert all(f.line_user_id is None and not f.can_receive_push for f in fans)
+    assert all(f.line_user_id is None and not is_reachable(f, CONSENT_VERSION) for f in fans)
     stored = answers_by_respondent(db_session)
     assert stored["import:r1"] == {BASEBALL: 1.0, LIVE_GAMES: 12.0}
     assert stored["import:r2"] == {BASEBALL: 0.0}  # blank = not answered

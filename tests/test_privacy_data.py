@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.settings import CONSENT_VERSION
 from data.answers import record_answer
+from data.consent import has_current_consent, is_reachable
 from data.models import Answer, Fan, SurveyRound
 from data.privacy import DELETED_ANSWERS, DELETED_FANS, anonymous_count, delete_fan_data, increment_count
 
@@ -51,7 +53,7 @@ def test_deletion_removes_answers_rounds_and_personal_data(db_session: Session) 
     assert stored.consented_at is None and stored.consent_version is None
     assert stored.followed_at is None and not stored.is_following
     assert stored.deleted_at == later and stored.created_at == NOW
-    assert not stored.has_consented and not stored.can_receive_push
+    assert not has_current_consent(stored, CONSENT_VERSION) and not is_reachable(stored, CONSENT_VERSION)
 
 
 def test_deletion_keeps_anonymous_counts_that_add_up(db_session: Session) -> None:
@@ -78,7 +80,7 @@ def test_other_fans_keep_their_data(db_session: Session) -> None:
     delete_fan_data(db_session, gone, NOW)
     db_session.commit()
     assert count(db_session, Answer, kept.id) == 1 and count(db_session, SurveyRound, kept.id) == 1
-    assert kept.line_user_id == "U2" and kept.has_consented
+    assert kept.line_user_id == "U2" and has_current_consent(kept, CONSENT_VERSION)
 
 
 def test_the_line_user_can_come_back_as_a_new_fan(db_session: Session) -> None:

@@ -12,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.settings import Settings
+from bot.settings import CONSENT_VERSION, Settings
+from data.consent import is_reachable
 from data.models import Fan, WebhookEvent
 from line_emulator import events
 from tests.conftest import CHANNEL_SECRET, FrozenClock
@@ -187,7 +188,7 @@ def test_unfollow_marks_the_fan_inactive(line: LineDriver, session: Session, clo
     fan = session.scalars(select(Fan).where(Fan.line_user_id == user)).one()
     assert not fan.is_following
     assert fan.unfollowed_at == clock()
-    assert not fan.can_receive_push
+    assert not is_reachable(fan, CONSENT_VERSION)
 
 
 def test_refollow_after_unfollow_welcomes_back_a_consenting_fan(line: LineDriver) -> None:

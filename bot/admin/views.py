@@ -9,7 +9,7 @@ from flask_login import login_user, logout_user
 
 from bot.admin.auth import StaffPrincipal, current_staff, safe_next
 from bot.admin.blueprint import SOURCES, bp
-from bot.app_context import clock, get_catalog
+from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
 from bot.limiter import (
     SIGN_IN_LIMITS_PER_ACCOUNT,
@@ -66,7 +66,7 @@ def logout() -> Any:
 
 @bp.get("/")
 def dashboard() -> Any:
-    counts = fan_counts(get_session(), clock()())
+    counts = fan_counts(get_session(), clock()(), get_settings().consent_version)
     return render_template("admin/dashboard.html", counts=counts)
 
 

@@ -20,10 +20,11 @@ def _database_frame() -> pd.DataFrame:
     from data.catalog import load_catalog
     from data.database import make_engine, make_session_factory
 
-    engine = make_engine(load_settings().database_url)
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            return answers_frame(session, load_catalog())
+            return answers_frame(session, load_catalog(), settings.consent_version)
     finally:
         engine.dispose()
 

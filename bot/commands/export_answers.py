@@ -19,10 +19,11 @@ def export_answers(file: Path) -> None:
 
     if file.suffix.lower() not in (".csv", ".xlsx"):
         raise click.ClickException("出力ファイルは .csv か .xlsx にしてください")
-    engine = make_engine(load_settings().database_url)
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
     try:
         with make_session_factory(engine)() as session:
-            frame = answers_frame(session, load_catalog())
+            frame = answers_frame(session, load_catalog(), settings.consent_version)
     finally:
         engine.dispose()
     # Whole numbers stay whole in the file, blanks stay blank: what a spreadsheet user expects.

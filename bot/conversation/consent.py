@@ -1,7 +1,8 @@
 """Following, consent and unfollowing.
 
 Nothing a fan says is used for targeting before they agree to the current
-consent text; the version they agreed to is stored with the time.
+consent text; the version they agreed to is stored with the time. The rule itself
+(what "current" means, whom pushes reach) is `data.consent`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from linebot.v3.messaging import TextMessage
 from bot import messages
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
+from data.consent import has_current_consent
 from data.models import Fan
 
 CONSENT_TEXT = (
@@ -45,7 +47,7 @@ def follow(turn: Turn) -> None:
     fan.is_following = True
     fan.followed_at = turn.now
     turn.session.flush()
-    if returning and fan.has_consented:
+    if returning and has_current_consent(fan, turn.settings.consent_version):
         turn.reply(messages.text("おかえりなさい！またよろしくお願いします。試合後のクーポンをお楽しみに。"))
         return
     turn.reply(
@@ -79,7 +81,7 @@ def make_consent_handler(after_consent: list[AfterConsent]) -> Callable[[Turn, P
             fan = Fan(line_user_id=turn.user_id, source="line", created_at=turn.now, is_following=True)
             turn.session.add(fan)
         if answer == "yes":
-            if fan.has_consented and fan.consent_version == version:
+            if has_current_consent(fan, version):
                 turn.reply(messages.text("すでに同意いただいています。ありがとうございます！"))
                 return
             fan.consented_at = turn.now
@@ -103,7 +105,7 @@ def make_consent_handler(after_consent: list[AfterConsent]) -> Callable[[Turn, P
 
 def ask_again(turn: Turn, _text: str) -> None:
     fan = turn.find_fan()
-    if fan is not None and fan.has_consented and fan.consent_version == turn.settings.consent_version:
+    if fan is not None and has_current_consent(fan, turn.settings.consent_version):
         turn.reply(messages.text("すでに同意いただいています。ありがとうございます！"))
         return
     turn.reply(consent_question(turn))

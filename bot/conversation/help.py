@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot import messages
 from bot.conversation.consent import consent_question
 from bot.dispatch import Dispatcher, Turn
-from data.models import Fan
+from data.consent import has_current_consent
 
 HELP_TEXT = (
     "ご利用いただけるキーワードです。\n"
@@ -29,11 +29,6 @@ def reply_unknown(turn: Turn) -> None:
     turn.reply(messages.text(UNKNOWN_TEXT), consent_question(turn))
 
 
-def has_current_consent(turn: Turn, fan: Fan) -> bool:
-    """Consent to the consent text in force now; an older version has to be agreed to again."""
-    return fan.has_consented and fan.consent_version == turn.settings.consent_version
-
-
 def ask_for_consent(turn: Turn) -> None:
     turn.reply(messages.text(NEEDS_CONSENT_TEXT), consent_question(turn))
 
@@ -43,7 +38,7 @@ def help_reply(turn: Turn, _text: str) -> None:
     turn.reply(messages.text(HELP_TEXT))
     if fan is None:
         reply_unknown(turn)
-    elif not has_current_consent(turn, fan):
+    elif not has_current_consent(fan, turn.settings.consent_version):
         turn.reply(consent_question(turn))
 
 

@@ -8,11 +8,12 @@ from functools import cache
 from flask import current_app
 
 from bot import messages
-from bot.conversation.help import ask_for_consent, has_current_consent, reply_unknown
+from bot.conversation.help import ask_for_consent, reply_unknown
 from bot.conversation.privacy import DELETE_KEYWORD, OPT_IN_KEYWORD, OPT_OUT_KEYWORD
 from bot.conversation.survey import CHANGE_KEYWORD
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback
+from data.consent import has_current_consent
 from data.schedule import Game, load_schedule, upcoming
 
 SCHEDULE_EXTENSION = "fanbot.schedule"
@@ -54,7 +55,7 @@ def show_coupons(turn: Turn) -> None:
     if fan is None:
         reply_unknown(turn)
         return
-    if not has_current_consent(turn, fan):
+    if not has_current_consent(fan, turn.settings.consent_version):
         ask_for_consent(turn)
         return
     turn.reply(

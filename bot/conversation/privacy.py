@@ -1,7 +1,7 @@
 """Fans stay in control: stop and resume pushes, delete their data.
 
 Replies to a fan's own messages keep working after an opt-out; only pushes stop
-(`Fan.can_receive_push`). Deletion asks first, then leaves nothing that points
+(`data.consent.is_reachable`). Deletion asks first, then leaves nothing that points
 back to the person.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from bot import messages
 from bot.conversation.consent import consent_question
-from bot.conversation.help import has_current_consent, reply_unknown
+from bot.conversation.help import reply_unknown
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
+from data.consent import has_current_consent
 from data.privacy import delete_fan_data
 
 OPT_OUT_KEYWORD = "配信停止"
@@ -50,7 +51,7 @@ def opt_in(turn: Turn, _text: str) -> None:
     else:
         fan.opted_out_at = None
         turn.reply(messages.text("配信を再開しました。試合後のクーポンをお楽しみに！"))
-    if not has_current_consent(turn, fan):
+    if not has_current_consent(fan, turn.settings.consent_version):
         # Pushes also need consent; without it, resuming alone delivers nothing.
         turn.reply(consent_question(turn))
 

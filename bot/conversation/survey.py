@@ -13,7 +13,7 @@ from linebot.v3.messaging import QuickReplyItem, TextMessage
 from sqlalchemy import func, select
 
 from bot import messages
-from bot.conversation.help import ask_for_consent, has_current_consent, reply_unknown
+from bot.conversation.help import ask_for_consent, reply_unknown
 from bot.dispatch import Dispatcher, Turn, normalize_text
 from bot.postback import Postback, encode
 from bot.survey import cached_answer_counts, priority_items
@@ -26,6 +26,7 @@ from bot.survey.rounds import (
 )
 from data.answers import AnswerError, parse_value, record_answer
 from data.catalog import Item
+from data.consent import has_current_consent
 from data.models import Answer, Fan, SurveyRound
 from data.survey_selection import choose_next_items
 
@@ -110,7 +111,7 @@ def consenting_fan(turn: Turn) -> Fan | None:
     if fan is None:
         reply_unknown(turn)
         return None
-    if not has_current_consent(turn, fan):
+    if not has_current_consent(fan, turn.settings.consent_version):
         ask_for_consent(turn)
         return None
     return fan
@@ -282,7 +283,7 @@ def finish(turn: Turn, fan: Fan) -> None:
 def on_text(turn: Turn, text: str) -> bool:
     """A typed answer to the question being asked; False when no question is waiting."""
     fan = turn.find_fan()
-    if fan is None or not has_current_consent(turn, fan):
+    if fan is None or not has_current_consent(fan, turn.settings.consent_version):
         return False
     survey_round = current_round(turn.session, fan.id, turn.now)
     item_id = survey_round.current_item_id if survey_round is not None else None

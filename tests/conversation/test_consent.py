@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.postback import encode
+from bot.settings import CONSENT_VERSION
+from data.consent import has_current_consent, is_reachable
 from tests.conftest import FrozenClock
 from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
@@ -17,7 +19,7 @@ def test_follow_creates_a_fan_and_asks_for_consent(
     assert button_labels(last(replies)) == ["同意する", "今はしない"]
     fan = store.fan(user)
     assert fan is not None
-    assert fan.is_following and fan.followed_at == clock() and not fan.has_consented
+    assert fan.is_following and fan.followed_at == clock() and not has_current_consent(fan, CONSENT_VERSION)
     assert store.rounds(user) == []
 
 
@@ -26,7 +28,7 @@ def test_consent_is_stored_with_version_and_time(line: LineDriver, store: Store,
     fan = store.fan(user)
     assert fan is not None
     assert fan.consented_at == clock() and fan.consent_version == "2026-11"
-    assert fan.can_receive_push
+    assert is_reachable(fan, CONSENT_VERSION)
     assert len(replies) == 3 and "【Q1/5】" in texts(replies)[2]
 
 
@@ -35,7 +37,11 @@ def test_declining_consent_asks_no_question(line: LineDriver, store: Store, cloc
     replies = tap(line, user, last(line.follow(user)), "今はしない")
     assert texts(replies) == ["承知しました。気が変わったら「同意」と送ってください。"]
     fan = store.fan(user)
-    assert fan is not None and fan.consent_declined_at == clock() and not fan.has_consented
+    assert (
+        fan is not None
+        and fan.consent_declined_at == clock()
+        and not has_current_consent(fan, CONSENT_VERSION)
+    )
     assert store.rounds(user) == []
 
 
@@ -71,7 +77,7 @@ def test_consent_button_of_an_old_consent_text_asks_again(line: LineDriver, stor
     replies = line.postback(user, encode("consent", "yes", "2020-01"))
     assert texts(replies)[0] == "同意の内容が更新されました。お手数ですが、もう一度ご確認ください。"
     fan = store.fan(user)
-    assert fan is not None and not fan.has_consented
+    assert fan is not None and not has_current_consent(fan, CONSENT_VERSION)
 
 
 def test_consenting_twice_starts_no_second_round(line: LineDriver, store: Store) -> None:
@@ -90,7 +96,7 @@ def test_declined_fan_can_consent_later_by_keyword(line: LineDriver, store: Stor
     replies = tap(line, user, last(replies), "同意する")
     assert "【Q1/5】" in texts(replies)[-1]
     fan = store.fan(user)
-    assert fan is not None and fan.has_consented and fan.consent_declined_at is None
+    assert fan is not None and has_current_consent(fan, CONSENT_VERSION) and fan.consent_declined_at is None
 
 
 def test_unfollow_stops_pushes_and_refollow_welcomes_back(
@@ -99,12 +105,12 @@ def test_unfollow_stops_pushes_and_refollow_welcomes_back(
     assert line.unfollow(fan_id).status_code == 200
     fan = store.fan(fan_id)
     assert fan is not None and not fan.is_following and fan.unfollowed_at == clock()
-    assert not fan.can_receive_push
+    assert not is_reachable(fan, CONSENT_VERSION)
     clock.advance(days=3)
     replies = line.follow(fan_id)
     assert texts(replies) == ["おかえりなさい！またよろしくお願いします。試合後のクーポンをお楽しみに。"]
     fan = store.fan(fan_id)
-    assert fan is not None and fan.is_following and fan.can_receive_push
+    assert fan is not None and fan.is_following and is_reachable(fan, CONSENT_VERSION)
 
 
 def stranger(line: LineDriver) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.postback import encode
+from bot.settings import CONSENT_VERSION
+from data.consent import has_current_consent, is_reachable
 from data.privacy import DELETED_ANSWERS, DELETED_FANS
 from tests.conftest import FrozenClock
 from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
@@ -22,7 +24,7 @@ def test_opt_out_stops_pushes_at_once_but_replies_still_work(
     replies = line.text(fan_id, "配信停止")
     assert texts(replies)[0].startswith("配信を停止しました。")
     fan = store.fan(fan_id)
-    assert fan is not None and fan.opted_out_at == clock() and not fan.can_receive_push
+    assert fan is not None and fan.opted_out_at == clock() and not is_reachable(fan, CONSENT_VERSION)
     replies = line.text(fan_id, "アンケート")
     assert "【Q1/5】" in texts(replies)[-1]
 
@@ -44,7 +46,7 @@ def test_opt_in_resumes_pushes(line: LineDriver, fan_id: str, store: Store) -> N
     replies = line.text(fan_id, "配信再開")
     assert texts(replies) == ["配信を再開しました。試合後のクーポンをお楽しみに！"]
     fan = store.fan(fan_id)
-    assert fan is not None and fan.opted_out_at is None and fan.can_receive_push
+    assert fan is not None and fan.opted_out_at is None and is_reachable(fan, CONSENT_VERSION)
     replies = line.text(fan_id, "配信再開")
     assert texts(replies) == ["配信は停止していません。試合後のクーポンをお楽しみに！"]
 
@@ -55,7 +57,7 @@ def test_opt_in_without_consent_also_asks_for_consent(line: LineDriver, store: S
     replies = line.text(user, "配信再開")
     assert button_labels(last(replies)) == ["同意する", "今はしない"]
     fan = store.fan(user)
-    assert fan is not None and not fan.can_receive_push
+    assert fan is not None and not is_reachable(fan, CONSENT_VERSION)
 
 
 def test_delete_asks_for_confirmation_first(line: LineDriver, fan_id: str, store: Store) -> None:
@@ -88,7 +90,7 @@ def test_confirmed_deletion_removes_answers_rounds_and_personal_data(
     assert skeleton is not None
     assert skeleton.line_user_id is None and skeleton.display_name is None
     assert skeleton.consented_at is None and skeleton.consent_version is None
-    assert skeleton.deleted_at == clock() and not skeleton.can_receive_push
+    assert skeleton.deleted_at == clock() and not is_reachable(skeleton, CONSENT_VERSION)
     assert store.answers_of_fan(fan_before.id) == 0
     assert store.rounds_of_fan(fan_before.id) == 0
     assert store.count(DELETED_FANS) == 1 and store.count(DELETED_ANSWERS) == 2
@@ -128,5 +130,5 @@ def test_follow_after_deletion_starts_over_as_a_new_fan(line: LineDriver, store:
     replies = line.follow(user)
     assert button_labels(last(replies)) == ["同意する", "今はしない"]
     new = store.fan(user)
-    assert new is not None and new.id != old.id and not new.has_consented
+    assert new is not None and new.id != old.id and not has_current_consent(new, CONSENT_VERSION)
     assert store.answers(user) == {}

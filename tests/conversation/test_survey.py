@@ -9,9 +9,11 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from bot.postback import MAX_LENGTH, encode
+from bot.settings import CONSENT_VERSION
 from bot.survey import install_priority_provider
 from bot.survey.rounds import advance
 from data.answers import record_answer
+from data.consent import is_reachable
 from data.models import SurveyRound
 from data.survey_selection import DEFAULT_PRIORITY_ITEMS
 from tests.conftest import FrozenClock
@@ -361,7 +363,7 @@ def test_unfollowed_fan_who_still_taps_is_answered_but_gets_no_pushes(
     tap(line, user, last(replies), "はい")
     assert store.answers(user) == {"likes_sauna": 1.0}
     fan = store.fan(user)
-    assert fan is not None and not fan.is_following and not fan.can_receive_push
+    assert fan is not None and not fan.is_following and not is_reachable(fan, CONSENT_VERSION)
 
 
 # --- what comes first ------------------------------------------------------------------------------
