@@ -94,6 +94,16 @@ def record_answer(session: Session, fan_id: int, item_id: str, value: float, ans
         raise NotImplementedError(dialect)
 
 
+def answers_by_recency(session: Session, fan_id: int) -> list[tuple[str, float]]:
+    """``(item_id, value)`` of the fan's answers, the most recently given first."""
+    rows = session.execute(
+        select(Answer.item_id, Answer.value)
+        .where(Answer.fan_id == fan_id)
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+    )
+    return [(item_id, value) for item_id, value in rows]
+
+
 def answers_of(session: Session, fan_id: int) -> dict[str, float]:
     rows = session.execute(select(Answer.item_id, Answer.value).where(Answer.fan_id == fan_id))
     return {item_id: value for item_id, value in rows}
