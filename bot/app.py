@@ -20,7 +20,8 @@ from bot.settings import Settings
 from bot.survey import install_priority_provider
 from bot.url_ids import IdConverter
 from data.catalog import load_catalog
-from data.survey_selection import configured_priority
+from data.survey_selection import DEFAULT_PRIORITY_ITEMS
+from data.survey_settings import priority_provider
 
 
 def system_clock() -> datetime:
@@ -53,8 +54,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.extensions["fanbot.settings"] = settings
     app.extensions["fanbot.clock"] = clock or system_clock
     app.extensions["fanbot.dispatcher"] = build_dispatcher()
-    # Campaign targeting will replace this with the items active campaigns need answered.
-    install_priority_provider(app, configured_priority())
+    # The marketer's priorities from the survey page (default list until any is set); campaign
+    # targeting can put the items active campaigns need in front of these.
+    install_priority_provider(app, priority_provider(DEFAULT_PRIORITY_ITEMS))
     app.extensions["fanbot.line_client"] = LineClient(settings)
     db.init_app(app, db.Database(settings.database_url))
     # Every form of every page needs a CSRF token; only LINE's signed webhook is exempt.

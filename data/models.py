@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -178,12 +179,24 @@ class StaffUser(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SurveyItemSetting(Base):
+    """A marketer's choice for one catalog item: asked or not, and how early (lower priority first)."""
+
+    __tablename__ = "survey_item_settings"
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 __all__ = [
     "AnonymousCount",
     "Answer",
     "Base",
     "Fan",
     "StaffUser",
+    "SurveyItemSetting",
     "SurveyRound",
     "UTCDateTime",
     "WebhookEvent",

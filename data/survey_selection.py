@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from data.catalog import Catalog
 from data.models import Answer, SurveyRound
+from data.survey_settings import disabled_items
 
 # A fan who skipped an item this often is not asked it again, unless a campaign needs it.
 RETIRE_AFTER_SKIPS = 2
@@ -65,18 +66,21 @@ def choose_next_items(
     Priority items come first in the order given; the rest follow by fewest
     answers across fans, ties broken by catalog order; the items in ``last`` (skipped
     before) come only after all of those, in the order given. Items the fan already
-    answered, items in ``exclude`` and ids not in the catalog are never chosen.
+    answered, items in ``exclude``, items disabled on the survey page and ids not in
+    the catalog are never chosen.
     ``counts`` (answers per item) may come from a cache; by default it is counted now.
     """
     if k <= 0:
         return []
     answered = set(session.scalars(select(Answer.item_id).where(Answer.fan_id == fan_id)))
-    later = [item_id for item_id in last if item_id in catalog and item_id not in answered]
-    chosen = _choose_first(session, answered | set(exclude) | set(later), catalog, priority_items, k, counts)
+    # Items a marketer switched off on the survey page are never asked.
+    blocked = answered | set(exclude) | disabled_items(session)
+    later = [item_id for item_id in last if item_id in catalog and item_id not in blocked]
+    chosen = _choose_first(session, blocked | set(later), catalog, priority_items, k, counts)
     for item_id in later:
         if len(chosen) == k:
             break
-        if item_id not in exclude and item_id not in chosen:
+        if item_id not in chosen:
             chosen.append(item_id)
     return chosen
 
@@ -136,7 +140,8 @@ def retired_items(skips: Mapping[str, int], priority_items: Collection[str]) -> 
 def items_left(session: Session, fan_id: int, catalog: Catalog, retired: Collection[str]) -> int:
     """How many catalog items ``fan_id`` may still be asked (not answered, not retired)."""
     answered = set(session.scalars(select(Answer.item_id).where(Answer.fan_id == fan_id)))
-    return sum(1 for item_id in catalog if item_id not in answered and item_id not in retired)
+    skipped = answered | set(retired) | disabled_items(session)
+    return sum(1 for item_id in catalog if item_id not in skipped)
 
 
 __all__ = [

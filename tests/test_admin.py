@@ -137,3 +137,17 @@ def test_staff_create_command_makes_an_account_that_can_sign_in(
     user = authenticate(db_session, "boss@example.com", "a long password", now=clock())
     assert user is not None
     assert user.role == "admin"
+
+
+def test_dashboard_draws_answers_per_day_and_coverage(
+    admin_client: FlaskClient, fan_id: str, session: Session, clock: FrozenClock
+) -> None:
+    fan = session.scalars(select(Fan).where(Fan.line_user_id == fan_id)).one()
+    record_answer(session, fan.id, "likes_super_sento", 1.0, clock())
+    record_answer(session, fan.id, "likes_sauna", 1.0, clock())
+    session.commit()
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    assert "<svg" in html
+    assert "<title>11月28日（土）: 2件</title>" in html
+    assert "合計 2件" in html
+    assert 'id="respondents">1<' in html

@@ -9,6 +9,7 @@ from flask_login import login_user, logout_user
 
 from bot.admin.auth import StaffPrincipal, current_staff, safe_next
 from bot.admin.blueprint import SOURCES, bp
+from bot.admin.charts import daily_bar_chart
 from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
 from bot.limiter import (
@@ -19,12 +20,14 @@ from bot.limiter import (
     submitted_email,
 )
 from bot.url_ids import parse_page
+from data.answer_activity import answers_per_day
 from data.fan_overview import fan_answers, fan_counts, list_fans
 from data.models import Fan
 from data.staff import end_sessions, find_login, password_matches, record_login
-from data.survey_stats import item_stats
+from data.survey_coverage import survey_coverage
 
 PER_PAGE = 50
+DASHBOARD_DAYS = 30
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,8 +69,13 @@ def logout() -> Any:
 
 @bp.get("/")
 def dashboard() -> Any:
-    counts = fan_counts(get_session(), clock()(), get_settings().consent_version)
-    return render_template("admin/dashboard.html", counts=counts)
+    db = get_session()
+    now = clock()()
+    counts = fan_counts(db, now, get_settings().consent_version)
+    chart = daily_bar_chart(answers_per_day(db, now, days=DASHBOARD_DAYS))
+    return render_template(
+        "admin/dashboard.html", counts=counts, chart=chart, coverage=survey_coverage(db, get_catalog())
+    )
 
 
 @bp.get("/fans")
@@ -94,9 +102,3 @@ def fan_detail(fan_id: int) -> Any:
     if fan is None:
         abort(404, description="そのファンは見つかりません。")
     return render_template("admin/fan.html", fan=fan, answers=fan_answers(db, fan_id), catalog=get_catalog())
-
-
-@bp.get("/survey")
-def survey() -> Any:
-    stats = item_stats(get_session(), get_catalog())
-    return render_template("admin/survey.html", stats=stats)
