@@ -5,24 +5,20 @@ optional ``fan_id`` (or ``id``) column. A row whose id is an existing LINE fan u
 that fan; any other row is an anonymous respondent (``source='import'``, no LINE user,
 so never targeted) that still counts for the analysis.
 
-Messages are Japanese because they are shown to marketers as they are, and rows are
-numbered as a spreadsheet shows them (the header is row 1).
+Files are read by the one reader, :mod:`data.answer_file`. Messages are Japanese because
+they are shown to marketers as they are, and rows are numbered as a spreadsheet shows them
+(the header is row 1).
 
 Nothing here commits: the caller commits once, so a failed import leaves nothing.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from data.answer_file import ID_COLUMNS, AnswerFileError, column_letter, header_key, read_answer_file
 from data.answers import AnswerError, parse_value
 from data.catalog import Catalog, Item
 from data.models import Answer, Fan, UTCDateTime
@@ -48,17 +45,11 @@ __all__ = [
     "read_answer_file",
 ]
 
-ID_COLUMNS = ("fan_id", "id")
 IMPORT_SOURCE = "import"
 EXTERNAL_REF_PREFIX = "import:"
 MAX_ID_LENGTH = 128 - len(EXTERNAL_REF_PREFIX)  # Fan.external_ref is VARCHAR(128)
-ENCODINGS = ("utf-8-sig", "cp932")  # cp932 is what Japanese Excel writes for "CSV"
 ROW_CHUNK = 1000  # respondents resolved and answers upserted per round trip batch
 LOOKUP_CHUNK = 500  # ids per IN (...) lookup, well under every driver's parameter limit
-
-
-class AnswerFileError(ValueError):
-    """The file cannot be read as an answer file at all; the message is Japanese."""
 
 
 @dataclass(frozen=True)
@@ -88,135 +79,6 @@ class ImportReport:
         return not self.errors
 
 
-# -- reading ----------------------------------------------------------------------------
-
-
-def read_answer_file(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or XLSX answer file as raw strings, without judging its contents.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``.csv`` in UTF-8 (with or without BOM) or cp932/Shift_JIS, or ``.xlsx`` with
-        exactly one sheet.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Object columns of ``str`` named by the header cells as written (stripped;
-        blank header cells become ``""``; repeated names are kept, for
-        `import_answers` to report). Blank cells are ``""``. The index is the
-        spreadsheet row number of each row (the header is row 1); rows with no value
-        at all are dropped, so Excel's empty trailing rows disappear.
-
-    Raises
-    ------
-    AnswerFileError
-        For another file type, an unreadable or empty file, an undecodable CSV, or
-        an XLSX with more than one sheet.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        rows = _read_csv_rows(path)
-    elif suffix == ".xlsx":
-        rows = _read_xlsx_rows(path)
-    elif suffix in (".xls", ".xlsm", ".ods", ".numbers"):
-        raise AnswerFileError(
-            f"{path.name}: この形式は読めません。"
-            "Excelで「Excelブック (.xlsx)」か「CSV」で保存し直してください。"
-        )
-    else:
-        raise AnswerFileError(f"{path.name}: CSV（.csv）かExcel（.xlsx）のファイルを指定してください。")
-    return _to_frame(path.name, rows)
-
-
-def _read_csv_rows(path: Path) -> list[list[str]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AnswerFileError(f"{path.name}: ファイルを読めません（{exc.strerror}）。") from exc
-    if b"\x00" in data:
-        raise AnswerFileError(f"{path.name}: CSVのテキストファイルではないようです。")
-    for encoding in ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return list(csv.reader(io.StringIO(text, newline="")))
-    raise AnswerFileError(
-        f"{path.name}: 文字コードを判別できません。UTF-8かShift_JISのCSVで保存し直してください。"
-    )
-
-
-def _read_xlsx_rows(path: Path) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    if not zipfile.is_zipfile(path):
-        raise AnswerFileError(f"{path.name}: Excel（.xlsx）ファイルとして読めません。")
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about styles and extensions it ignores; the values are what matter.
-            warnings.simplefilter("ignore", UserWarning)
-            workbook = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise AnswerFileError(f"{path.name}: Excel（.xlsx）ファイルとして読めません（{exc}）。") from exc
-    try:
-        if len(workbook.sheetnames) != 1:
-            names = "、".join(workbook.sheetnames)
-            raise AnswerFileError(
-                f"{path.name}: シートが{len(workbook.sheetnames)}枚あります（{names}）。"
-                "回答のシート1枚だけのファイルにしてください。"
-            )
-        sheet = workbook.worksheets[0]
-        return [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: object) -> str:
-    """An Excel cell as the text a person sees in it (``3`` not ``3.0``; TRUE as 1)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return str(value)
-
-
-def _to_frame(name: str, rows: list[list[str]]) -> pd.DataFrame:
-    numbered = [(number, row) for number, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
-    if not numbered:
-        raise AnswerFileError(f"{name}: ファイルが空です。")
-    header_number, header_row = numbered[0]
-    if header_number != 1:
-        # A blank first row would shift every row number the marketer sees; say so instead.
-        raise AnswerFileError(f"{name}: 1行目が空です。1行目に項目IDの見出しを入れてください。")
-    data = numbered[1:]
-    width = max(len(row) for _, row in numbered)
-    header = [cell.strip() for cell in header_row] + [""] * (width - len(header_row))
-    body = [row + [""] * (width - len(row)) for _, row in data]
-    frame = pd.DataFrame(
-        np.array(body, dtype=object).reshape(len(body), width),
-        columns=pd.Index(header, dtype=object),
-        index=pd.Index([number for number, _ in data], name="row"),
-    )
-    return frame
-
-
-def column_letter(position: int) -> str:
-    """Spreadsheet column name of the 0-based ``position``: 0 → A, 25 → Z, 26 → AA."""
-    letters = ""
-    position += 1
-    while position:
-        position, remainder = divmod(position - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
-
-
 # -- importing --------------------------------------------------------------------------
 
 
@@ -226,14 +88,10 @@ class _Layout:
     items: list[tuple[int, Item]]  # (column position, item)
 
 
-def _header_key(name: object) -> str:
-    return unicodedata.normalize("NFKC", str(name)).strip().lower()
-
-
 def _check_header(frame: pd.DataFrame, catalog: Catalog) -> tuple[_Layout | None, list[str]]:
-    keys = [_header_key(name) for name in frame.columns]
+    keys = [header_key(name) for name in frame.columns]
     # Question texts as headers are a common mistake: recognise them to say what to write instead.
-    by_text = {_header_key(item.text_ja): item.id for item in catalog.values()}
+    by_text = {header_key(item.text_ja): item.id for item in catalog.values()}
     known = set(catalog) | set(ID_COLUMNS) | set(by_text)
     if not any(key in known for key in keys):
         return None, [
