@@ -68,7 +68,7 @@ def test_fan_list_and_detail_show_stored_answers(
     detail = admin_client.get(f"/admin/fans/{fan.id}").get_data(as_text=True)
     assert "スーパー銭湯" in detail
     assert "はい" in detail
-    assert ">12<" in detail
+    assert ">12回<" in detail  # with the catalog's unit
     assert "2026-11-28 21:30" in detail  # stored in UTC, shown in Asia/Tokyo
 
 
