@@ -24,7 +24,6 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
     RichMenuRequest,
     RichMenuResponse,
-    ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging import Message as LineMessage
 
@@ -113,10 +112,6 @@ class LineClient:
         sent = [m.id for m in (data.sent_messages or [])] if data is not None else []
         headers = response.headers or {}
         return SendResult(request_id=headers.get("x-line-request-id"), sent_message_ids=sent)
-
-    def show_loading(self, user_id: str, seconds: int = 5) -> None:
-        request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
-        self._call(self.messaging.show_loading_animation_with_http_info, request)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:

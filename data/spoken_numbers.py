@@ -16,6 +16,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from data.catalog import UNITS
+
 __all__ = ["UNIT_WORDS", "SpokenNumberError", "UnitWords", "read_count", "strip_thousands"]
 
 
@@ -30,13 +32,9 @@ class UnitWords:
     example: str
 
 
+# A view of the catalog's one unit table (`data.catalog.UNITS`).
 UNIT_WORDS: dict[str, UnitWords] = {
-    "times_per_month": UnitWords("month", ("回", "度"), "3回"),
-    "times_per_week": UnitWords("week", ("回", "度"), "3回"),
-    "times_per_year": UnitWords("year", ("回", "度"), "3回"),
-    "days_per_week": UnitWords("week", ("日",), "3日"),
-    "minutes_per_day": UnitWords("day", ("分",), "30分、1時間半"),
-    "yen_per_month": UnitWords("month", ("円",), "3000円、1万円"),
+    unit.id: UnitWords(unit.period, unit.typed_suffixes, unit.example_ja) for unit in UNITS.values()
 }
 
 PERIOD_NAMES = {"day": "1日", "week": "1週間", "month": "1か月", "year": "1年"}

@@ -10,14 +10,6 @@ from collections.abc import Sequence
 
 import click
 
-UNITS_JA = {
-    "times_per_month": "回/月",
-    "times_per_week": "回/週",
-    "times_per_year": "回/年",
-    "days_per_week": "日/週",
-    "minutes_per_day": "分/日",
-    "yen_per_month": "円/月",
-}
 HEADERS = ("項目ID", "質問", "回答数", "はい率 / 平均")
 CSV_COLUMNS = ("item_id", "text_ja", "answer_type", "answered", "yes_share", "mean")
 
@@ -39,7 +31,7 @@ def stats(as_csv: bool, progress: bool | None) -> None:
     from tqdm import tqdm
 
     from bot.commands.session import load_database_settings, session_scope
-    from data.catalog import load_catalog
+    from data.catalog import UNITS, load_catalog
     from data.survey_stats import anonymous_counts, item_stats
 
     settings = load_database_settings()
@@ -69,7 +61,7 @@ def stats(as_csv: bool, progress: bool | None) -> None:
             )
         click.echo(buffer.getvalue(), nl=False)
     else:
-        units = {item.id: UNITS_JA.get(item.unit or "", "") for item in catalog.values()}
+        units = {item.id: UNITS[item.unit].per_ja if item.unit in UNITS else "" for item in catalog.values()}
         table = [
             (
                 row.item_id,

@@ -16,7 +16,6 @@ unless a campaign needs it. Each round says how many questions are left overall,
 from __future__ import annotations
 
 from linebot.v3.messaging import QuickReplyItem, TextMessage
-from sqlalchemy import func, select
 
 from bot import messages
 from bot.conversation.help import ask_for_consent, reply_unknown
@@ -31,10 +30,10 @@ from bot.survey.rounds import (
     current_round,
     start_round,
 )
-from data.answers import AnswerError, parse_value, record_answer
-from data.catalog import Item
+from data.answers import AnswerError, answer_count, current_answer, parse_value, record_answer
+from data.catalog import UNITS, Item
 from data.consent import has_current_consent
-from data.models import Answer, Fan, SurveyRound
+from data.models import Fan, SurveyRound
 from data.survey_selection import choose_next_items, items_left, retired_items, skip_history
 
 ROUND_SIZE = 5
@@ -56,22 +55,11 @@ SURVEY_KEYWORD = "アンケート"
 CHANGE_KEYWORD = "回答変更"
 SURVEY_TOPIC = "survey"  # Turn.topics: this turn asked or answered survey questions
 
-# unit -> (what the number means, label suffix, button values). Buttons store exact
-# numbers only; anything in between can be typed.
-UNITS: dict[str, tuple[str, str, tuple[int, ...]]] = {
-    "times_per_month": ("1か月あたりの回数", "回", (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30)),
-    "times_per_week": ("1週間あたりの回数", "回", (0, 1, 2, 3, 4, 5, 7, 10, 14, 21)),
-    "times_per_year": ("1年あたりの回数", "回", (0, 1, 2, 3, 5, 10, 20, 30, 50, 100)),
-    "days_per_week": ("1週間あたりの日数", "日", (0, 1, 2, 3, 4, 5, 6, 7)),
-    "minutes_per_day": ("1日あたりの分数", "分", (0, 10, 15, 30, 45, 60, 90, 120, 180, 240, 300)),
-    "yen_per_month": ("1か月あたりの金額", "円", (0, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000)),
-}
-
 
 def format_value(item: Item, value: float) -> str:
     if item.is_yes_no:
         return "はい" if value == 1 else "いいえ"
-    suffix = UNITS[item.unit][1] if item.unit in UNITS else ""
+    suffix = UNITS[item.unit].suffix_ja if item.unit in UNITS else ""
     return f"{int(value):,}{suffix}"
 
 
@@ -81,7 +69,7 @@ def short_label(text: str) -> str:
 
 def count_buttons(item: Item, round_id: str) -> list[QuickReplyItem]:
     assert item.max is not None and item.unit is not None
-    values = [value for value in UNITS[item.unit][2] if value <= item.max]
+    values = [value for value in UNITS[item.unit].buttons if value <= item.max]
     return [
         messages.postback_button(label, encode("answer", item.id, str(value), round_id), label)
         for value, label in ((value, format_value(item, value)) for value in values)
@@ -109,7 +97,8 @@ def question(
         ]
     else:
         assert item.max is not None and item.unit is not None
-        hint = f"（{UNITS[item.unit][0]}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        meaning = UNITS[item.unit].meaning_ja
+        hint = f"（{meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
     if survey_round.purpose != CHANGE:
@@ -125,14 +114,6 @@ def stop_button(round_id: str) -> QuickReplyItem:
 def continue_button(label: str = "続けて答える", display_text: str = "続けて答えます") -> QuickReplyItem:
     # A postback, so the chat shows the fan's natural words, not the keyword 「アンケート」.
     return messages.postback_button(label, encode("survey"), display_text)
-
-
-def answered_count(turn: Turn, fan: Fan) -> int:
-    return turn.session.scalar(select(func.count()).select_from(Answer).where(Answer.fan_id == fan.id)) or 0
-
-
-def current_answer(turn: Turn, fan: Fan, item_id: str) -> float | None:
-    return turn.session.scalar(select(Answer.value).where(Answer.fan_id == fan.id, Answer.item_id == item_id))
 
 
 def consenting_fan(turn: Turn) -> Fan | None:
@@ -185,7 +166,8 @@ def start_survey(turn: Turn, fan: Fan) -> None:
     if not item_ids:
         turn.reply(
             messages.text(
-                f"お答えいただける質問は以上です（{answered_count(turn, fan)}問にお答えいただきました）。"
+                f"お答えいただける質問は以上です（{answer_count(turn.session, fan.id)}問に"
+                "お答えいただきました）。"
                 "ありがとうございます！\n"
                 "答えを変えたいときは「回答変更」と送ってください。",
                 [messages.message_button(CHANGE_KEYWORD)],
@@ -223,7 +205,7 @@ def reply_stale(turn: Turn, fan: Fan) -> None:
     survey_round = current_round(turn.session, fan.id, turn.now)
     item_id = survey_round.current_item_id if survey_round is not None else None
     if survey_round is not None and item_id is not None and item_id in turn.catalog:
-        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        current = current_answer(turn.session, fan.id, item_id) if survey_round.purpose == CHANGE else None
         lead = "いまの質問はこちらです。\n"
         turn.reply(question(survey_round, turn.catalog[item_id], lead=lead, current=current))
     else:
@@ -288,7 +270,7 @@ def on_skip(turn: Turn, postback: Postback) -> None:
 def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: float | None) -> None:
     """Store ``value`` (None: skipped) and move on: the next question, or the round's end."""
     turn.topics.add(SURVEY_TOPIC)
-    previous = current_answer(turn, fan, item.id) if survey_round.purpose == CHANGE else None
+    previous = current_answer(turn.session, fan.id, item.id) if survey_round.purpose == CHANGE else None
     if not advance(turn.session, survey_round, item.id, turn.now, skipped=value is None):
         reply_stale(turn, fan)
         return
@@ -314,7 +296,7 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
 
 
 def finish(turn: Turn, fan: Fan) -> None:
-    total = answered_count(turn, fan)
+    total = answer_count(turn.session, fan.id)
     more, left = next_items(turn, fan, 1)
     if not more:
         turn.reply(
@@ -399,7 +381,7 @@ def on_text(turn: Turn, text: str) -> bool:
     try:
         value = parse_value(item, text)
     except AnswerError as error:
-        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        current = current_answer(turn.session, fan.id, item_id) if survey_round.purpose == CHANGE else None
         if item.is_yes_no:
             # Not an answer (「なんとなく」): keep the question and its buttons in front of the
             # fan instead of general help that would hide them.
