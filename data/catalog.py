@@ -15,43 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from data.units import UNITS as UNIT_TABLE
+
 AnswerType = Literal["yes_no", "count"]
 ANSWER_TYPES: tuple[AnswerType, ...] = ("yes_no", "count")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """What a count item's number means, in every place a person reads or types it."""
-
-    id: str
-    meaning_ja: str  # the hint under a question: 「1か月あたりの回数」
-    suffix_ja: str  # after a number in chat: 「3回」
-    per_ja: str  # in tables: 「回/月」
-    buttons: tuple[int, ...]  # quick-reply values; anything in between can be typed
-    period: str  # "day", "week", "month", "year": what a typed 「週3回」 is converted against
-    typed_suffixes: tuple[str, ...]  # unit words a fan may type after the number
-    example_ja: str  # shown when a typed answer cannot be read
-
-
-# The one unit table (`questions.csv`'s ``unit`` column names one of these).
-UNITS: dict[str, Unit] = {
-    unit.id: unit
-    for unit in (
-        Unit("times_per_month", "1か月あたりの回数", "回", "回/月",
-             (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30), "month", ("回", "度"), "3回"),
-        Unit("times_per_week", "1週間あたりの回数", "回", "回/週",
-             (0, 1, 2, 3, 4, 5, 7, 10, 14, 21), "week", ("回", "度"), "3回"),
-        Unit("times_per_year", "1年あたりの回数", "回", "回/年",
-             (0, 1, 2, 3, 5, 10, 20, 30, 50, 100), "year", ("回", "度"), "3回"),
-        Unit("days_per_week", "1週間あたりの日数", "日", "日/週",
-             (0, 1, 2, 3, 4, 5, 6, 7), "week", ("日",), "3日"),
-        Unit("minutes_per_day", "1日あたりの分数", "分", "分/日",
-             (0, 10, 15, 30, 45, 60, 90, 120, 180, 240, 300), "day", ("分",), "30分、1時間半"),
-        Unit("yen_per_month", "1か月あたりの金額", "円", "円/月",
-             (0, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000), "month", ("円",), "3000円、1万円"),
-    )
-}  # fmt: skip
-
+UNITS = tuple(UNIT_TABLE)
 # How a fan or marketer reads each catalog category (「回答変更」 lists answers by these).
 CATEGORY_LABELS: dict[str, str] = {
     "sports_interest": "スポーツへの関心",

@@ -31,10 +31,11 @@ from bot.survey.rounds import (
     start_round,
 )
 from data.answers import AnswerError, answer_count, current_answer, parse_value, record_answer
-from data.catalog import UNITS, Item
+from data.catalog import Item
 from data.consent import has_current_consent
 from data.models import Fan, SurveyRound
 from data.survey_selection import choose_next_items, items_left, retired_items, skip_history
+from data.units import UNITS, format_answer
 
 ROUND_SIZE = 5
 SKIP_LABEL = "スキップ"
@@ -57,10 +58,7 @@ SURVEY_TOPIC = "survey"  # Turn.topics: this turn asked or answered survey quest
 
 
 def format_value(item: Item, value: float) -> str:
-    if item.is_yes_no:
-        return "はい" if value == 1 else "いいえ"
-    suffix = UNITS[item.unit].suffix_ja if item.unit in UNITS else ""
-    return f"{int(value):,}{suffix}"
+    return format_answer(item.is_yes_no, item.unit, value)
 
 
 def short_label(text: str) -> str:
@@ -97,8 +95,9 @@ def question(
         ]
     else:
         assert item.max is not None and item.unit is not None
-        meaning = UNITS[item.unit].meaning_ja
-        hint = f"（{meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        hint = (
+            f"（{UNITS[item.unit].meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        )
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
     if survey_round.purpose != CHANGE:
