@@ -26,7 +26,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Float,
-    Insert,
+    Select,
     String,
     Table,
     bindparam,
@@ -36,12 +36,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from data.answer_file import ID_COLUMNS, AnswerFileError, column_letter, header_key, read_answer_file
-from data.answers import AnswerError, parse_value
+from data.answers import ANSWER_KEY, AnswerError, latest_answer_wins, parse_value
 from data.catalog import Catalog, Item
+from data.database import upsert
 from data.models import Answer, Fan, UTCDateTime
 
 __all__ = [
@@ -385,23 +385,26 @@ def _upsert_answers(session: Session, latest: dict[tuple[int, str], float], now:
     if dialect.name == "postgresql":
         fan_ids = [fan_id for fan_id, _ in latest]
         item_ids = [item_id for _, item_id in latest]
-        statement, params = _postgresql_upsert(fan_ids, item_ids, list(latest.values()), now)
+        source, params = _postgresql_rows(fan_ids, item_ids, list(latest.values()), now)
+        statement = upsert(
+            session, _answers_table(), source, columns=_COLUMNS, keys=ANSWER_KEY, update=latest_answer_wins
+        )
         session.connection().execute(statement, params)
-    elif dialect.name == "sqlite":
-        # The stored text, converted once: the driver's datetime adapter per row cost 4 µs.
-        stamp = UTCDateTime().process_bind_param(now, dialect)
-        stored = dialect.type_descriptor(DateTime()).bind_processor(dialect)
-        when = stored(stamp) if stored is not None else stamp
-        rows = [(fan_id, item_id, value, when) for (fan_id, item_id), value in latest.items()]
-        session.connection().exec_driver_sql(_SQLITE_UPSERT, rows)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect.name)
-
-
-_SQLITE_UPSERT = (
-    "INSERT INTO answers (fan_id, item_id, value, answered_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (fan_id, item_id) DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at"
-)
+        return
+    # SQLite: the same upsert compiled once and run by the driver's executemany in C;
+    # SQLAlchemy's per-row parameter handling cost more than SQLite's own work. The time is
+    # bound as the stored text, converted once (the datetime adapter per row cost 4 µs).
+    stamp = UTCDateTime().process_bind_param(now, dialect)
+    stored = dialect.type_descriptor(DateTime()).bind_processor(dialect)
+    when = stored(stamp) if stored is not None else stamp
+    values: dict[str, Any] = {name: bindparam(name) for name in _COLUMNS}
+    compiled = upsert(session, _answers_table(), values, keys=ANSWER_KEY, update=latest_answer_wins).compile(
+        dialect=dialect
+    )
+    # The VALUES list follows _COLUMNS; the ON CONFLICT part binds nothing.
+    assert list(compiled.positiontup or ()) == list(_COLUMNS), compiled.positiontup
+    rows = [(fan_id, item_id, value, when) for (fan_id, item_id), value in latest.items()]
+    session.connection().exec_driver_sql(compiled.string, rows)
 
 
 _COLUMNS = ("fan_id", "item_id", "value", "answered_at")
@@ -412,9 +415,9 @@ def _answers_table() -> Table:
     return Answer.metadata.tables[Answer.__tablename__]
 
 
-def _postgresql_upsert(
+def _postgresql_rows(
     fan_ids: list[int], item_ids: list[str], values: list[float], now: datetime
-) -> tuple[Insert, dict[str, Any]]:
+) -> tuple[Select[Any], dict[str, Any]]:
     rows = (
         func.unnest(
             cast(bindparam("fan_ids"), ARRAY(BigInteger)),
@@ -425,9 +428,4 @@ def _postgresql_upsert(
         .render_derived()
     )
     source = select(rows.c.fan_id, rows.c.item_id, rows.c.value, bindparam("now", type_=UTCDateTime()))
-    insert = pg_insert(_answers_table()).from_select(_COLUMNS, source)
-    statement = insert.on_conflict_do_update(
-        constraint="uq_answers_fan_item",
-        set_={"value": insert.excluded.value, "answered_at": insert.excluded.answered_at},
-    )
-    return statement, {"fan_ids": fan_ids, "item_ids": item_ids, "values": values, "now": now}
+    return source, {"fan_ids": fan_ids, "item_ids": item_ids, "values": values, "now": now}
