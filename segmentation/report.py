@@ -75,7 +75,11 @@ def _attributive(text: str) -> str:
 
 
 def _count_phrase(text: str) -> str:
-    return f"「{text.rstrip('？?。 ')}」の回答が"
+    # A noun phrase ("試合を現地で観る回数") reads as it is; a question text ("現地でみる
+    # 頻度は？") can only be quoted.
+    if text.endswith(("？", "?", "は", "か", "）", ")")):
+        return f"「{text.rstrip('？?。 ')}」の回答が"
+    return f"{text}が"
 
 
 def pair_sentence(
@@ -182,7 +186,10 @@ def band_span_ja(low: float, high: float) -> str:
 
 
 def _pair_rows(
-    table: pd.DataFrame, labels: Mapping[str, str], counts: Collection[str]
+    table: pd.DataFrame,
+    labels: Mapping[str, str],
+    counts: Collection[str],
+    phrases: Mapping[str, str] | None = None,
 ) -> list[dict[str, str]]:
     rows = []
     for row in table.to_dict("records"):
@@ -205,7 +212,7 @@ def _pair_rows(
                 "interval": "—" if math.isnan(low) else f"{display_r(low)}〜{display_r(high)}",
                 "span": band_span_ja(low, high),
                 "q": f"{float(row['q']):.2g}",
-                "sentence": pair_sentence(a, b, r, n, labels, counts),
+                "sentence": pair_sentence(a, b, r, n, phrases or labels, counts),
                 "rank_note": note,
             }
         )
@@ -268,6 +275,7 @@ def write_report(
     sports: Collection[str] = (),
     target: TargetSummary | None = None,
     full_heatmap: str | None = None,
+    phrases: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the self-contained Japanese HTML report (Jinja2, autoescaped).
 
@@ -296,6 +304,8 @@ def write_report(
         The lookalike target's section: quality, predictors with direction, reading aid.
     full_heatmap : str, optional
         Relative link to the full heatmap PNG written next to the report.
+    phrases : mapping, optional
+        Item id -> what a sentence calls the item (``Catalog.phrases``); ``labels`` by default.
 
     Returns
     -------
@@ -311,7 +321,7 @@ def write_report(
         cross = pairs[is_a != is_b].copy()
         flip = cross["item_b"].isin(sports)
         cross.loc[flip, ["item_a", "item_b"]] = cross.loc[flip, ["item_b", "item_a"]].to_numpy()
-        cross_rows = _pair_rows(strongest_pairs(cross, 20), labels, counts)
+        cross_rows = _pair_rows(strongest_pairs(cross, 20), labels, counts, phrases)
     significant = pairs[pairs["q"] < SIGNIFICANT_Q]
     strong_sig = significant[significant["r"].abs() >= 0.3 - BAND_TOLERANCE]
     crossing = 0
@@ -337,7 +347,7 @@ def write_report(
             rank_flagged=flagged,
             bands=BANDS,
             top=len(strongest),
-            rows=_pair_rows(strongest, labels, counts),
+            rows=_pair_rows(strongest, labels, counts, phrases),
             cross_rows=cross_rows,
             target=_target_context(target, labels),
             images=[(caption, _data_uri(p)) for caption, p in images.items()],
@@ -483,6 +493,7 @@ def analyze_frame(
         sports=catalog.sports_ids & set(frame.columns),
         target=summary,
         full_heatmap=files["heatmap"].name,
+        phrases=catalog.phrases,
     )
     return AnalysisResult(
         respondents=len(frame),
