@@ -346,6 +346,7 @@ def write_report(
             strong_significant=f"{len(strong_sig):,}",
             rank_flagged=flagged,
             bands=BANDS,
+            short_names=_BAND_SHORT_JA,
             top=len(strongest),
             rows=_pair_rows(strongest, labels, counts, phrases),
             cross_rows=cross_rows,
