@@ -96,8 +96,12 @@ def question(
         ]
     else:
         assert item.max is not None and item.unit is not None
+        unit = UNITS[item.unit]
+        # The example shows that words like 「回」 may be typed, as the buttons say them.
+        example = unit.example.split("、")[0]
         hint = (
-            f"（{UNITS[item.unit].meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+            f"（{unit.meaning}）\nボタンから選ぶか、「{example}」のように送ってください"
+            f"（0〜{int(item.max):,}{unit.suffix}）。"
         )
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))

@@ -128,7 +128,7 @@ def test_count_question_offers_exact_values_within_range(line: LineDriver, app: 
         *("0日", "1日", "2日", "3日", "4日", "5日", "6日", "7日"),
         *("スキップ", "今日はここまで"),
     ]
-    assert "0〜7の数字" in days["text"]
+    assert "ボタンから選ぶか、「3日」のように送ってください（0〜7日）。" in days["text"]
     replies = tap(line, user, days, "3日")
     yearly = last(replies)
     labels = button_labels(yearly)
