@@ -51,12 +51,12 @@ def answers_frame(session: Session, catalog: Catalog, consent_version: str) -> p
         keep[keep] &= fans[rows[keep]] == fan_ids[keep]
         matrix[rows[keep], columns[keep]] = values[keep]
         seen[rows[keep], columns[keep]] = True
-    answered_items: np.ndarray = seen.any(axis=0)
-    answering_fans: np.ndarray = seen.any(axis=1)
+    answered_items = np.asarray(seen.any(axis=0), dtype=bool)
+    answering_fans = np.asarray(seen.any(axis=1), dtype=bool)
     return pd.DataFrame(
         matrix[np.ix_(answering_fans, answered_items)],
         index=pd.Index(fans[answering_fans], name="fan_id"),
-        columns=[item for item, used in zip(items, list(answered_items), strict=True) if used],
+        columns=[item for item, used in zip(items, answered_items.tolist(), strict=True) if used],
     )
 
 
