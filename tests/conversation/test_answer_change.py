@@ -167,3 +167,17 @@ def test_recent_answers_come_newest_first(line: LineDriver, store: Store, clock:
     actions = quick_replies(listing)
     assert actions[0]["data"] == encode("change", items[-1])
     assert [a["label"] for a in actions][-2:] == ["次へ", "分野を選ぶ"]
+
+
+def test_change_and_the_words_in_one_message_search_even_mid_round(
+    line: LineDriver, app: Flask, store: Store
+) -> None:
+    use_priority(app, "likes_sauna", "likes_super_sento")
+    user, replies = consented_fan(line)
+    tap(line, user, last(replies), "はい")  # a question about super sento now waits
+    found = last(line.text(user, "回答変更　サウナ"))
+    assert button_labels(found) == ["サウナが好き"]
+    assert store.rounds(user)[-1].closed_at is not None  # the waiting question does not take the next text
+    missing = line.text(user, "回答変更 宇宙旅行")
+    assert texts(missing)[0].startswith("「宇宙旅行」を含む質問への回答は見つかりませんでした。")
+    assert button_labels(last(missing))[0] == "最近の回答"
