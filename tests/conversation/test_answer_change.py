@@ -7,17 +7,12 @@ from datetime import timedelta
 from flask import Flask
 
 from bot.postback import encode
-from bot.survey import install_priority_provider
 from data.answers import record_answer
 from tests.conftest import FrozenClock
-from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
+from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap, use_priority
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
 
 COUNT_ITEM = "live_games_per_year"
-
-
-def use_priority(app: Flask, *items: str) -> None:
-    install_priority_provider(app, lambda _session: list(items))
 
 
 def answer_everything(store: Store, user: str, clock: FrozenClock) -> list[str]:
