@@ -28,6 +28,7 @@ from bot.survey.rounds import (
     advance,
     close_open_rounds,
     current_round,
+    pass_answered_items,
     start_round,
 )
 from data.answers import AnswerError, answer_count, current_answer, parse_value, record_answer
@@ -136,6 +137,7 @@ def open_survey_round(turn: Turn, fan: Fan) -> SurveyRound | None:
     survey_round = current_round(turn.session, fan.id, turn.now)
     if survey_round is None or survey_round.purpose != SURVEY:
         return None
+    pass_answered_items(turn.session, survey_round, turn.now)
     item_id = survey_round.current_item_id
     return survey_round if item_id is not None and item_id in turn.catalog else None
 
@@ -290,6 +292,7 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
                 )
             )
         return
+    pass_answered_items(turn.session, survey_round, turn.now)
     next_id = survey_round.current_item_id
     if next_id is not None and next_id in turn.catalog:
         lead = "ありがとうございます！\n\n" if value is not None else "スキップしました。\n\n"
