@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from linebot.v3.messaging import Message as LineMessage
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +31,8 @@ from data.catalog import Catalog
 from data.models import Fan
 
 log = logging.getLogger(__name__)
+
+NOT_TEXT_REPLY = "メッセージありがとうございます。文字でのご入力か、ボタンをご利用ください。"
 
 
 @dataclass
@@ -71,6 +81,24 @@ class Dispatcher:
     bad_postback: BadPostbackHandler | None = None
     # Run after every text and postback handler, e.g. to offer the open survey round again.
     after_handling: list[EventHandler] = field(default_factory=list)
+
+    def handle_event(self, turn: Turn, event: Event) -> None:
+        """Route one webhook event by its type; the one place that knows LINE's event types."""
+        if isinstance(event, FollowEvent):
+            for handler in self.follow:
+                handler(turn)
+        elif isinstance(event, UnfollowEvent):
+            for handler in self.unfollow:
+                handler(turn)
+        elif isinstance(event, MessageEvent):
+            if isinstance(event.message, TextMessageContent):
+                self.handle_text(turn, event.message.text)
+            else:
+                from bot import messages
+
+                turn.reply(messages.text(NOT_TEXT_REPLY))
+        elif isinstance(event, PostbackEvent):
+            self.handle_postback(turn, event.postback.data)
 
     def on_keyword(self, *words: str) -> Callable[[TextHandler], TextHandler]:
         def register(handler: TextHandler) -> TextHandler:

@@ -136,6 +136,13 @@ class LineClient:
             # Timeouts and refused connections: the request may or may not have
             # arrived, which is exactly what retry keys make safe to repeat.
             raise LineApiError(status=None, message=f"transport error: {exc}", retryable=True) from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            # A success status with a body the SDK cannot read (HTML from a proxy, a schema
+            # violation such as an empty sentMessages): the request may have been accepted,
+            # so the caller may retry with its retry key; the SDK's error must not escape.
+            raise LineApiError(
+                status=None, message=f"unreadable LINE API response: {type(exc).__name__}", retryable=True
+            ) from exc
 
     # -- rich menus (the image goes to the data host, everything else to the API host) --
 

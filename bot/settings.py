@@ -48,6 +48,8 @@ class Settings:
     greeting_override: str | None = None
     # The LINE emulator's own store (kept across restarts of `make run`); None: memory only.
     emulator_state_path: Path | None = None
+    # Threads handling recorded webhook events (bot/inbox.py); a fan's events stay in order.
+    inbox_workers: int = 4
 
     @property
     def account_name(self) -> str:
@@ -125,6 +127,10 @@ class Settings:
         if greeting := env.get("FANBOT_GREETING", "").strip():
             # .env files cannot hold a newline easily; \n in the value stands for one.
             kwargs["greeting_override"] = _short(greeting.replace("\\n", "\n"), "FANBOT_GREETING", 500)
+        if workers := env.get("FANBOT_INBOX_WORKERS", "").strip():
+            if not workers.isdigit() or not 0 < int(workers) <= 64:
+                raise SettingsError(f"FANBOT_INBOX_WORKERS must be a number from 1 to 64, got {workers!r}")
+            kwargs["inbox_workers"] = int(workers)
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)

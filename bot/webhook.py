@@ -1,54 +1,45 @@
 """``POST /callback``: the LINE webhook.
 
-Thin on purpose: verify the signature over the raw body, parse to typed events,
-hand each event to the dispatcher inside its own transaction, and send replies
-only after that transaction committed.
+Acknowledges fast and loses nothing: verify the signature over the raw body, check each
+event on its own, record the good ones in the inbox (``webhook_events``, deduplicated by
+``webhookEventId``) in one short transaction, and answer 200. Handling the events and
+replying happen in `bot.inbox`, off the request path, so a slow LINE API or a long
+turn never delays the acknowledgement. A malformed event is logged and skipped; it
+never blocks the good events of its batch.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
-from linebot.v3 import WebhookParser
+from flask import Blueprint, Response, current_app, jsonify, request
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.messaging import Message as LineMessage
-from linebot.v3.webhooks import (
-    Event,
-    FollowEvent,
-    MessageEvent,
-    PostbackEvent,
-    TextMessageContent,
-    UnfollowEvent,
-    UserSource,
-)
+from linebot.v3.webhook import SignatureValidator
+from linebot.v3.webhooks import Event
 from pydantic.v1 import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app_context import get_catalog, get_dispatcher, get_line_client, get_settings, now
+from bot.app_context import get_settings, now
 from bot.db import get_database
-from bot.dispatch import Turn
-from bot.line_client import LineApiError
+from bot.inbox import shard_of, wake_workers
+from data.database import insert_new
 from data.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhook", __name__)
 
-MAX_REPLY_MESSAGES = 5  # LINE's limit per reply request
+# LINE's webhook bodies are a few kilobytes; anything far larger is not from LINE.
+MAX_BODY_BYTES = 1024 * 1024
+# Longer than any id LINE issues (webhookEventId is a 26-character ULID, userId 33 characters)
+# and than the columns that hold them.
+MAX_ID_LENGTH = 64
 
 
 class MalformedWebhookError(ValueError):
-    """A webhook body that is not what LINE sends."""
-
-
-@dataclass
-class PendingReply:
-    reply_token: str
-    messages: list[LineMessage]
+    """A webhook body (or one event in it) that is not what LINE sends."""
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -57,148 +48,121 @@ def _error(status: int, message: str) -> tuple[Response, int]:
 
 @bp.post("/callback")
 def callback() -> Any:
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        # Refused before reading a byte of it.
+        return _error(413, "body too large")
     signature = request.headers.get("X-Line-Signature")
     if not signature:
         return _error(400, "missing X-Line-Signature header")
-    raw = request.get_data(cache=False)
+    try:
+        raw = request.stream.read(MAX_BODY_BYTES + 1)
+    except (OSError, ValueError):
+        # e.g. a chunked body with a bad chunk header
+        log.warning("rejected webhook with an unreadable body")
+        return _error(400, "unreadable body")
+    if len(raw) > MAX_BODY_BYTES:
+        return _error(413, "body too large")
     try:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         return _error(400, "body is not UTF-8")
-    parser = WebhookParser(get_settings().line_channel_secret)
     try:
-        if not parser.signature_validator.validate(body, signature):
+        if not SignatureValidator(get_settings().line_channel_secret).validate(body, signature):
             raise InvalidSignatureError("signature mismatch")
     except InvalidSignatureError:
         log.warning("rejected webhook with an invalid signature")
         return _error(400, "invalid signature")
     try:
-        events = parse_events(body)
+        raw_events = parse_body(body)
     except MalformedWebhookError as error:
         log.warning("rejected malformed webhook: %s", error)
         return _error(400, f"malformed webhook body: {error}")
 
-    replies: list[PendingReply] = []
+    rows = inbox_rows(raw_events)
     try:
-        for event in events:
-            pending = handle_event(event)
-            if pending is not None:
-                replies.append(pending)
+        with get_database().sessions() as session, session.begin():
+            insert_new(session, WebhookEvent.__table__, rows, keys=["webhook_event_id"])
     except SQLAlchemyError:
-        # LINE redelivers on 5xx; events committed before the failure are
-        # recognised by their webhookEventId and not handled twice.
-        log.exception("database error while handling webhook")
-        _send_replies(replies)
+        # Nothing was recorded: a 5xx makes LINE redeliver (when redelivery is switched on).
+        log.exception("database error while recording webhook events")
         return _error(503, "database unavailable")
-    _send_replies(replies)
+    if rows:
+        wake_workers(current_app)
     return jsonify({}), 200
 
 
-def parse_events(body: str) -> list[Event]:
+def parse_body(body: str) -> list[Any]:
+    """The body's ``events`` array; raises `MalformedWebhookError` when the body itself is wrong."""
     try:
         payload = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: a signed body nested thousands deep
         raise MalformedWebhookError("body is not JSON") from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise MalformedWebhookError("expected an object with an 'events' array")
-    events: list[Event] = []
-    for index, raw in enumerate(payload["events"]):
-        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            raise MalformedWebhookError(f"events[{index}] has no type")
-        if not isinstance(raw.get("webhookEventId"), str) or not raw["webhookEventId"]:
-            raise MalformedWebhookError(f"events[{index}] has no webhookEventId")
-        try:
-            events.append(Event.from_dict(raw))
-        except ValidationError as exc:
-            raise MalformedWebhookError(f"events[{index}] ({raw['type']}) does not match its schema") from exc
-        except ValueError:
-            # An event type this SDK does not know yet: acknowledged and ignored.
-            log.info("ignoring unknown webhook event type %r", raw["type"])
-    return events
+    return list(payload["events"])
 
 
-def handle_event(event: Event) -> PendingReply | None:
-    """Handle one event in its own transaction; return the reply to send after commit."""
+def check_event(raw: Any) -> tuple[Event, str] | None:
+    """The typed event and its user id, or None for an event the product ignores.
+
+    Raises `MalformedWebhookError` for an event that is not what LINE sends.
+    """
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        raise MalformedWebhookError("event has no type")
+    event_id = raw.get("webhookEventId")
+    if not _is_plain_id(event_id):
+        raise MalformedWebhookError("event has no usable webhookEventId")
+    try:
+        event = Event.from_dict(raw)
+    except ValidationError as exc:
+        raise MalformedWebhookError(f"{raw['type']} event does not match its schema") from exc
+    except (ValueError, TypeError, RecursionError):
+        # An event type this SDK does not know yet: acknowledged and ignored.
+        log.info("ignoring unknown webhook event type %r", raw["type"][:40])
+        return None
     source = getattr(event, "source", None)
-    if not isinstance(source, UserSource) or not source.user_id:
+    user_id = getattr(source, "user_id", None)
+    if getattr(source, "type", None) != "user" or user_id is None:
         return None  # group and room chats are not part of the product
-    database = get_database()
-    dispatcher = get_dispatcher()
-    with database.sessions() as session:
+    if not _is_plain_id(user_id):
+        raise MalformedWebhookError("event has no usable userId")
+    return event, str(user_id)
+
+
+def inbox_rows(raw_events: list[Any]) -> list[dict[str, Any]]:
+    received_at = now()
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_events):
         try:
-            with session.begin():
-                session.add(
-                    WebhookEvent(
-                        webhook_event_id=event.webhook_event_id, event_type=event.type, received_at=now()
-                    )
-                )
-                session.flush()
-                turn = Turn(
-                    session=session,
-                    settings=get_settings(),
-                    catalog=get_catalog(),
-                    now=now(),
-                    user_id=source.user_id,
-                )
-                _dispatch(dispatcher, turn, event)
-        except IntegrityError:
-            if _already_handled(event.webhook_event_id):
-                log.info("webhook event %s already handled; skipping redelivery", event.webhook_event_id)
-                return None
-            raise
-    run_after_commit(turn)
-    reply_token = getattr(event, "reply_token", None)
-    if turn.replies and reply_token:
-        if len(turn.replies) > MAX_REPLY_MESSAGES:
-            # LINE refuses the whole reply above its limit; losing the tail beats losing all.
-            log.error("reply of %d messages cut to %d", len(turn.replies), MAX_REPLY_MESSAGES)
-        return PendingReply(reply_token=reply_token, messages=turn.replies[:MAX_REPLY_MESSAGES])
-    return None
+            checked = check_event(raw)
+        except MalformedWebhookError as error:
+            log.warning("skipped malformed webhook event %d: %s", position, error)
+            continue
+        if checked is None:
+            continue
+        event, user_id = checked
+        if event.webhook_event_id in seen:
+            continue
+        seen.add(event.webhook_event_id)
+        rows.append(
+            {
+                "webhook_event_id": event.webhook_event_id,
+                "event_type": str(event.type)[:32],
+                "received_at": received_at,
+                "payload": json.dumps(raw, ensure_ascii=False),
+                "position": position,
+                "shard": shard_of(user_id),
+                "status": "pending",
+                "attempts": 0,
+            }
+        )
+    return rows
 
 
-def run_after_commit(turn: Turn) -> None:
-    """The turn's follow-up work, now that what it stored is committed; a failure is only logged."""
-    for task in turn.after_commit:
-        try:
-            task()
-        except Exception:
-            log.exception("follow-up work after a webhook event failed")
-
-
-def _already_handled(webhook_event_id: str) -> bool:
-    with get_database().sessions() as session:
-        try:
-            return session.get(WebhookEvent, webhook_event_id) is not None
-        except OperationalError:
-            return False
-
-
-def _dispatch(dispatcher: Any, turn: Turn, event: Event) -> None:
-    if isinstance(event, FollowEvent):
-        for handler in dispatcher.follow:
-            handler(turn)
-    elif isinstance(event, UnfollowEvent):
-        for handler in dispatcher.unfollow:
-            handler(turn)
-    elif isinstance(event, MessageEvent):
-        if isinstance(event.message, TextMessageContent):
-            dispatcher.handle_text(turn, event.message.text)
-        else:
-            from bot import messages
-
-            turn.reply(
-                messages.text("メッセージありがとうございます。文字でのご入力か、ボタンをご利用ください。")
-            )
-    elif isinstance(event, PostbackEvent):
-        dispatcher.handle_postback(turn, event.postback.data)
-
-
-def _send_replies(replies: list[PendingReply]) -> None:
-    client = get_line_client()
-    for pending in replies:
-        try:
-            client.reply(pending.reply_token, pending.messages)
-        except LineApiError as error:
-            # The event is handled and stored; a lost reply is logged, not retried
-            # (reply tokens are single-use and expire).
-            log.error("reply failed: %s", error)
+def _is_plain_id(value: Any) -> bool:
+    return (
+        isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable()
+    )

@@ -99,3 +99,23 @@ def upsert(
         raise NotImplementedError(dialect)
     insert = insert.from_select(list(columns), rows) if isinstance(rows, Select) else insert.values(**rows)
     return insert.on_conflict_do_update(index_elements=list(keys), set_=dict(update(insert.excluded)))
+
+
+def insert_new(
+    session: Session, table: Any, rows: Sequence[Mapping[str, Any]], *, keys: Sequence[str]
+) -> int:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for many rows; returns how many were new.
+
+    Beside `upsert` so the choice between the two dialects' INSERTs stays in one place.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: UpsertInsert = pg_insert(table)
+    elif dialect == "sqlite":
+        insert = sqlite_insert(table)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    result = session.execute(insert.on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -108,13 +108,29 @@ class Answer(Base):
 
 
 class WebhookEvent(Base):
-    """A webhook event already handled, keyed by LINE's ``webhookEventId``: redeliveries are skipped."""
+    """The webhook inbox: one row per LINE event, keyed by ``webhookEventId`` so redeliveries are skipped.
+
+    The webhook only records events here (``pending``) and answers 200; workers handle them
+    (``done``), or give up on them (``failed``, with ``last_error``) once retrying cannot help.
+    """
 
     __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "status", "shard", "received_at", "position"),)
 
     webhook_event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The event as LINE sent it (JSON); emptied once handled, so it holds no message text for long.
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Position in its webhook body: events received together are handled in LINE's order.
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Events of one LINE user always land in the same shard, and one worker owns a shard,
+    # so a fan's events are handled one at a time and in order.
+    shard: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="done")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AnonymousCount(Base):

@@ -8,6 +8,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from bot.inbox import drain
 from line_emulator import events
 from line_emulator.state import EmulatorState
 
@@ -27,7 +28,13 @@ class LineDriver:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers["X-Line-Signature"] = signature
-        return self.client.post("/callback", data=body, headers=headers)
+        response = self.client.post("/callback", data=body, headers=headers)
+        # The webhook only records events; handle them now, as `fanbot run`'s workers would.
+        self.drain()
+        return response
+
+    def drain(self) -> int:
+        return drain(self.client.application)
 
     def send(self, *event_list: dict[str, Any]) -> TestResponse:
         body = events.serialize(events.callback_body(list(event_list), self.destination))

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.commands.run import build_dev_app
+from bot.inbox import start_workers
 from bot.settings import Settings
 from data.database import normalize_url
 from data.models import Fan
@@ -72,8 +73,10 @@ def product(database_url: str) -> Iterator[Product]:
         port=port,
     )
     app = build_dev_app(settings)
+    workers = start_workers(app, 2)
     with EmulatorServer(app.wsgi_app, port=port):
         yield Product(f"http://127.0.0.1:{port}", app, database_url)
+    workers.stop()
     emulator = app.extensions["line_emulator_app"]
     emulator.extensions["line_emulator_sender"].close()
     app.extensions["fanbot.line_client"].close()

@@ -133,3 +133,33 @@ def test_api_that_does_not_answer_in_time_is_a_retryable_timeout() -> None:
     assert failure.value.status is None
     assert failure.value.retryable
     assert "timed out" in failure.value.message.lower() or "timeout" in failure.value.message.lower()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [('{"sentMessages": []}', "application/json"), ("<html><body>OK</body></html>", "text/html")],
+)
+@pytest.mark.parametrize("call", ["push", "reply"])
+def test_a_success_answer_the_sdk_cannot_read_is_a_line_api_error(
+    body: str, content_type: str, call: str
+) -> None:
+    odd = Flask("odd")
+
+    @odd.post("/v2/bot/message/push")
+    @odd.post("/v2/bot/message/reply")
+    def answer() -> tuple[str, int, dict[str, str]]:
+        return body, 200, {"Content-Type": content_type}
+
+    with EmulatorServer(odd) as server:
+        client = LineClient(
+            Settings(
+                line_channel_secret="s", line_channel_access_token="t", line_api_base_url=server.base_url
+            )
+        )
+        with pytest.raises(LineApiError) as failure:
+            if call == "push":
+                client.push("U" + "3" * 32, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
+            else:
+                client.reply("r" * 32, [TextMessage(text="x")])
+        client.close()
+    assert "unreadable" in failure.value.message

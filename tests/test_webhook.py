@@ -64,17 +64,7 @@ def test_signed_body_that_is_not_json_is_rejected(line: LineDriver, body: bytes)
     assert "malformed" in response.get_json()["error"] or "UTF-8" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        [],
-        {"destination": "U0"},
-        {"events": {"type": "follow"}},
-        {"events": ["follow"]},
-        {"events": [{"type": "follow"}]},
-        {"events": [{"type": "message", "webhookEventId": "01J", "mode": "active", "timestamp": 1}]},
-    ],
-)
+@pytest.mark.parametrize("payload", [[], {"destination": "U0"}, {"events": {"type": "follow"}}])
 def test_signed_json_of_the_wrong_shape_is_rejected(
     line: LineDriver, session: Session, payload: object
 ) -> None:
@@ -82,6 +72,63 @@ def test_signed_json_of_the_wrong_shape_is_rejected(
     response = line.post(body, signature=events.sign(body, CHANNEL_SECRET))
     assert response.status_code == 400
     assert count(session, WebhookEvent) == 0
+
+
+@pytest.mark.parametrize(
+    "bad_event",
+    [
+        "follow",
+        {"type": "follow"},
+        {"type": "message", "webhookEventId": "01J", "mode": "active", "timestamp": 1},
+        {"type": "postback", "webhookEventId": "01K", "postback": 7},
+        # Over-long or NUL-bearing ids would not fit the inbox's columns (503 forever on PostgreSQL).
+        {**events.follow_event("U" + "3" * 32, reply_token="r" * 32), "webhookEventId": "E" * 65},
+        {**events.follow_event("U" + "3" * 32, reply_token="r" * 32), "webhookEventId": "01J\x00X"},
+        events.follow_event("U" + "4" * 70, reply_token="r" * 32),
+        events.follow_event("U4\x00" + "4" * 30, reply_token="r" * 32),
+    ],
+)
+def test_a_malformed_event_is_skipped_and_the_good_ones_in_its_batch_are_handled(
+    line: LineDriver, session: Session, bad_event: Any
+) -> None:
+    user = line.new_fan()
+    line.state.set_following(user, True)
+    good = events.follow_event(user, reply_token=line.token(user))
+    body = events.serialize(events.callback_body([bad_event, good], line.destination))
+    response = line.post(body, signature=events.sign(body, CHANNEL_SECRET))
+    assert response.status_code == 200
+    assert count(session, WebhookEvent) == 1
+    assert [fan.line_user_id for fan in session.scalars(select(Fan))] == [user]
+    assert len(line.state.messages_for(user)) == 2
+
+
+def test_a_signed_body_nested_ten_thousand_deep_is_rejected_not_a_server_error(line: LineDriver) -> None:
+    body = b'{"events": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = line.post(body, signature=events.sign(body, CHANNEL_SECRET))
+    assert response.status_code == 400
+    assert "malformed" in response.get_json()["error"]
+
+
+def test_an_oversized_body_is_refused_with_413_without_being_read(client: Any) -> None:
+    class Unreadable:
+        def read(self, *_args: Any) -> bytes:
+            raise AssertionError("the oversized body was read")
+
+        readline = read
+
+        def tell(self) -> int:
+            return 0
+
+        def seek(self, *_args: Any) -> int:
+            return 0
+
+    response = client.post(
+        "/callback",
+        input_stream=Unreadable(),
+        headers={"X-Line-Signature": "x"},
+        environ_overrides={"CONTENT_LENGTH": str(500 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
 
 
 def test_connection_check_without_events_is_acknowledged(line: LineDriver) -> None:
@@ -241,21 +288,54 @@ def test_database_failure_mid_batch_keeps_nothing_half_written(
         if second in str(params):
             raise OperationalError(statement, params, Exception("connection lost"))
 
+    body = events.serialize(events.callback_body([first_event, second_event], line.destination))
+    # Recorded first (as the webhook does), handled while the database fails for the second fan.
+    response = app.test_client().post(
+        "/callback", data=body, headers={"X-Line-Signature": events.sign(body, CHANNEL_SECRET)}
+    )
+    assert response.status_code == 200
     event.listen(engine, "before_cursor_execute", fail_on_second)
     try:
-        response = line.send(first_event, second_event)
+        line.drain()
     finally:
         event.remove(engine, "before_cursor_execute", fail_on_second)
-    assert response.status_code == 503
     stored = {fan.line_user_id for fan in session.scalars(select(Fan))}
     assert stored == {first}
-    # LINE redelivers the whole body: the first event is skipped, the second handled.
-    assert line.redeliver_last().status_code == 200
+    waiting = session.scalars(select(WebhookEvent).where(WebhookEvent.status == "pending")).one()
+    assert waiting.attempts == 1 and "connection lost" in (waiting.last_error or "")
+    # The worker's next pass retries it; the first event is not handled twice.
+    assert line.drain() == 1
     session.expire_all()
     assert {fan.line_user_id for fan in session.scalars(select(Fan))} == {first, second}
     assert count(session, WebhookEvent) == 2
     assert len(line.state.messages_for(first)) == 2
     assert len(line.state.messages_for(second)) == 2
+
+
+def test_an_event_that_keeps_failing_is_marked_failed_once_its_reply_token_is_stale(
+    app: Flask, line: LineDriver, session: Session, clock: FrozenClock
+) -> None:
+    from bot.dispatch import Dispatcher, Turn
+
+    dispatcher: Dispatcher = app.extensions["fanbot.dispatcher"]
+
+    @dispatcher.on_keyword("壊れる")
+    def broken(turn: Turn, _text: str) -> None:
+        raise RuntimeError("handler bug")
+
+    user = line.new_fan()
+    line.follow(user)
+    line.text(user, "壊れる")
+    stuck = session.scalars(select(WebhookEvent).where(WebhookEvent.status != "done")).one()
+    assert stuck.status == "pending" and stuck.attempts == 1
+    clock.advance(minutes=2)
+    line.drain()
+    session.expire_all()
+    failed = session.scalars(select(WebhookEvent).where(WebhookEvent.status != "done")).one()
+    assert failed.status == "failed"
+    assert failed.attempts == 2 and "handler bug" in (failed.last_error or "")
+    # A failed event no longer holds up the fan's later events.
+    assert texts(line.text(user, "ヘルプ"))
 
 
 def test_health_check_reports_the_database(client: Any) -> None:
@@ -290,6 +370,7 @@ def test_same_event_delivered_twice_at_once_is_handled_once(
     for thread in threads:
         thread.join(timeout=60)
     assert statuses == [200, 200]
+    line.drain()
     assert count(session, Fan) == 1
     assert count(session, WebhookEvent) == 1
     assert len(line.state.messages_for(user)) == 2  # one greeting + consent question, not two
@@ -316,3 +397,85 @@ def test_a_turn_with_more_than_five_replies_sends_the_first_five_in_one_reply(
     assert texts(replies) == ["1通目", "2通目", "3通目", "4通目", "5通目"]
     last = [r for r in emulator_requests() if r.path == "/v2/bot/message/reply"][-1]
     assert last.status == 200 and len(last.json["messages"]) == 5
+
+
+def test_the_acknowledgement_does_not_wait_for_a_slow_line_api(
+    app: Flask, line: LineDriver, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from bot.inbox import InboxWorkers
+
+    line_client = app.extensions["fanbot.line_client"]
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    real_reply = line_client.reply
+
+    def slow_reply(*args: Any, **kwargs: Any) -> None:
+        entered.set()
+        release.wait(30)
+        real_reply(*args, **kwargs)
+        finished.set()
+
+    monkeypatch.setattr(line_client, "reply", slow_reply)
+    workers = InboxWorkers(app, 1, poll_seconds=0.05)
+    app.extensions["fanbot.inbox_workers"] = workers
+    workers.start()
+    try:
+        user = line.new_fan()
+        line.state.set_following(user, True)
+        body = events.serialize(
+            events.callback_body([events.follow_event(user, reply_token=line.token(user))], line.destination)
+        )
+        response = app.test_client().post(
+            "/callback", data=body, headers={"X-Line-Signature": events.sign(body, CHANNEL_SECRET)}
+        )
+        assert response.status_code == 200
+        # The worker is now inside the (blocked) LINE call, and the acknowledgement is already out.
+        assert entered.wait(30)
+        assert not finished.is_set()
+        release.set()
+        assert finished.wait(30)
+    finally:
+        release.set()
+        workers.stop()
+    assert count(session, Fan) == 1
+    assert len(line.state.messages_for(user)) == 2
+
+
+def test_twenty_simultaneous_first_events_from_one_new_fan_are_all_acknowledged(
+    app: Flask, line: LineDriver, session: Session
+) -> None:
+    import threading
+
+    user = line.new_fan()
+    line.state.set_following(user, True)
+    bodies = [
+        events.serialize(
+            events.callback_body(
+                [events.follow_event(user, reply_token=line.token(user))],
+                line.destination,
+            )
+        )
+        for _ in range(20)
+    ]
+    start = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def deliver(body: bytes) -> None:
+        client = app.test_client()
+        start.wait()
+        response = client.post(
+            "/callback", data=body, headers={"X-Line-Signature": events.sign(body, CHANNEL_SECRET)}
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 20
+    assert line.drain() == 20
+    assert count(session, Fan) == 1
+    assert count(session, WebhookEvent) == 20
+    assert session.scalar(select(func.count()).where(WebhookEvent.status != "done")) == 0

@@ -137,7 +137,11 @@ def run(no_demo_data: bool) -> None:
     if own_emulator:
         # Give the emulator the menu a real channel would have (setup replaces an earlier one).
         threading.Thread(target=_install_rich_menu, args=(settings, base), daemon=True).start()
+    from bot.inbox import start_workers
     from bot.security_headers import QuietRequestHandler
+
+    # The webhook only records events; these threads handle them and reply.
+    start_workers(app, settings.inbox_workers)
 
     run_simple(
         settings.host,
