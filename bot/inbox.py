@@ -17,11 +17,13 @@ import json
 import logging
 import threading
 import zlib
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Flask
 from linebot.v3.webhooks import Event
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from bot.app_context import get_catalog, get_dispatcher, get_line_client, get_settings, now
 from bot.db import get_database
@@ -37,85 +39,116 @@ MAX_REPLY_MESSAGES = 5  # LINE's limit per reply request
 # A reply token is usable for about a minute after the event; retrying later cannot reply.
 RETRY_WINDOW = timedelta(seconds=50)
 WORKERS_KEY = "fanbot.inbox_workers"
+# First half of PostgreSQL's two-part advisory lock key for inbox shards ("LINE" in ASCII).
+SHARD_LOCK_KEY = 0x4C494E45
 
 
 def shard_of(user_id: str) -> int:
     return zlib.crc32(user_id.encode("utf-8")) % SHARDS
 
 
-def drain(app: Flask, *, worker: int = 0, workers: int = 1, batch: int = 100) -> int:
-    """Handle this worker's pending events, oldest first; returns how many were handled.
+def drain(app: Flask, *, worker: int = 0, workers: int = 1) -> int:
+    """Handle this worker's pending events, each shard oldest first; returns how many were handled.
 
-    Stops at the first failure, so a fan's later events never overtake an earlier one
-    that is waiting for its retry.
+    Worker ``i`` of ``n`` takes the shards ``s`` with ``s % n == i``. Any number of processes
+    may drain at once: a shard is handled under a lock (SQLite's write lock; a transaction-level
+    advisory lock per shard on PostgreSQL), and the oldest pending event of the shard is chosen
+    under that lock, so a fan's events never overtake each other. A shard stops at its first
+    failure until the next pass, so later events wait for the one being retried.
     """
     handled = 0
     with app.app_context():
-        while True:
-            pending = _pending_ids(worker, workers, batch)
-            for event_id in pending:
-                if not handle_pending(event_id):
-                    return handled
-                handled += 1
-            if len(pending) < batch:
-                return handled
+        for shard in _pending_shards(worker, workers):
+            handled += _drain_shard(shard)
+    return handled
 
 
-def _pending_ids(worker: int, workers: int, batch: int) -> list[str]:
-    query = (
-        select(WebhookEvent.webhook_event_id)
-        .where(WebhookEvent.status == "pending")
-        .order_by(WebhookEvent.received_at, WebhookEvent.position)
-        .limit(batch)
-    )
+class _HandlingError(Exception):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(event_id)
+        self.event_id = event_id
+
+
+@dataclass
+class _Handled:
+    turn: Turn
+    reply_token: str | None
+
+
+def _pending_shards(worker: int, workers: int) -> list[int]:
+    query = select(WebhookEvent.shard).where(WebhookEvent.status == "pending").distinct()
     if workers > 1:
         query = query.where(WebhookEvent.shard % workers == worker)
     with get_database().sessions() as session:
-        return list(session.scalars(query))
+        return sorted(session.scalars(query))
 
 
-def handle_pending(event_id: str) -> bool:
-    """Handle one recorded event; False when it failed (it is then retried or marked failed)."""
-    try:
-        outcome = _handle(event_id)
-    except Exception as error:  # a handler bug must not stop the worker or lose the event
-        log.exception("webhook event %s failed", event_id)
-        _record_failure(event_id, error)
-        return False
-    if outcome is not None:
-        turn, reply_token = outcome
-        _after_commit(turn, reply_token)
-    return True
+def _drain_shard(shard: int) -> int:
+    handled = 0
+    while True:
+        try:
+            outcome = _handle_next(shard)
+        except _HandlingError as failure:
+            # A handler bug or a lost database must not stop the worker or lose the event.
+            cause = failure.__cause__ or failure
+            log.error("webhook event %s failed: %s", failure.event_id, type(cause).__name__, exc_info=cause)
+            _record_failure(failure.event_id, cause)
+            return handled
+        except Exception:
+            # e.g. the commit failed: nothing was stored and the event is still pending.
+            log.exception("inbox shard %d could not be handled; retrying on the next pass", shard)
+            return handled
+        if outcome is None:
+            return handled
+        _after_commit(outcome.turn, outcome.reply_token)
+        handled += 1
 
 
-def _handle(event_id: str) -> tuple[Turn, str | None] | None:
+def _handle_next(shard: int) -> _Handled | None:
+    """Claim and handle the shard's oldest pending event in one transaction; None when there is none."""
     with get_database().sessions() as session, session.begin():
-        claimed = session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.webhook_event_id == event_id, WebhookEvent.status == "pending")
-            .values(status="done", handled_at=now(), attempts=WebhookEvent.attempts + 1)
-            .returning(WebhookEvent.payload)
-        ).one_or_none()
-        if claimed is None or claimed.payload is None:
-            return None  # another worker had it
-        # The message text is not kept once the event is handled.
-        session.execute(
-            update(WebhookEvent).where(WebhookEvent.webhook_event_id == event_id).values(payload=None)
+        if session.get_bind().dialect.name == "postgresql":
+            locked = session.scalar(select(func.pg_try_advisory_xact_lock(SHARD_LOCK_KEY, shard)))
+            if not locked:
+                return None  # another process is handling this shard right now
+        row = session.execute(
+            select(WebhookEvent.webhook_event_id, WebhookEvent.payload)
+            .where(WebhookEvent.status == "pending", WebhookEvent.shard == shard)
+            .order_by(WebhookEvent.received_at, WebhookEvent.position)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        event_id, payload = row
+        claimed = cast(
+            CursorResult[Any],
+            session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.webhook_event_id == event_id, WebhookEvent.status == "pending")
+                # The message text is not kept once the event is handled.
+                .values(status="done", handled_at=now(), payload=None, attempts=WebhookEvent.attempts + 1)
+            ),
         )
-        raw = json.loads(claimed.payload)
-        event = Event.from_dict(raw)
-        turn = Turn(
-            session=session,
-            settings=get_settings(),
-            catalog=get_catalog(),
-            now=now(),
-            user_id=str(raw["source"]["userId"]),
-        )
-        get_dispatcher().handle_event(turn, event)
-    return turn, getattr(event, "reply_token", None)
+        if claimed.rowcount != 1 or payload is None:
+            return None
+        try:
+            raw = json.loads(payload)
+            event = Event.from_dict(raw)
+            turn = Turn(
+                session=session,
+                settings=get_settings(),
+                catalog=get_catalog(),
+                now=now(),
+                user_id=str(raw["source"]["userId"]),
+            )
+            get_dispatcher().handle_event(turn, event)
+            session.flush()
+        except Exception as error:
+            raise _HandlingError(event_id) from error
+    return _Handled(turn, getattr(event, "reply_token", None))
 
 
-def _record_failure(event_id: str, error: Exception) -> None:
+def _record_failure(event_id: str, error: BaseException) -> None:
     try:
         with get_database().sessions() as session, session.begin():
             row = session.get(WebhookEvent, event_id)

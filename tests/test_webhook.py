@@ -479,3 +479,49 @@ def test_twenty_simultaneous_first_events_from_one_new_fan_are_all_acknowledged(
     assert count(session, Fan) == 1
     assert count(session, WebhookEvent) == 20
     assert session.scalar(select(func.count()).where(WebhookEvent.status != "done")) == 0
+
+
+def test_a_fans_events_are_handled_once_each_and_in_order_by_concurrent_workers(
+    app: Flask, line: LineDriver, session: Session
+) -> None:
+    import threading
+
+    from bot.dispatch import Dispatcher, Turn
+    from bot.inbox import drain
+
+    dispatcher: Dispatcher = app.extensions["fanbot.dispatcher"]
+    seen: list[str] = []
+
+    def record(turn: Turn, text: str) -> bool:
+        if text.startswith("順番"):
+            seen.append(text)
+            return True
+        return False
+
+    dispatcher.text_handlers.insert(0, record)
+    user = line.new_fan()
+    line.follow(user)
+    sent = [f"順番{n}" for n in range(12)]
+    body = events.serialize(
+        events.callback_body(
+            [events.text_message_event(user, text, reply_token=line.token(user)) for text in sent],
+            line.destination,
+        )
+    )
+    response = app.test_client().post(
+        "/callback", data=body, headers={"X-Line-Signature": events.sign(body, CHANNEL_SECRET)}
+    )
+    assert response.status_code == 200
+    start = threading.Barrier(3)
+
+    def work() -> None:
+        start.wait()
+        drain(app)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    line.drain()  # whatever a worker left for its next pass
+    assert seen == sent
