@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from bot import admin, db, health, webhook
+from bot import admin, db, health, metrics, webhook
 from bot.admin.auth import init_login
 from bot.app_context import Clock
 from bot.conversation import build_dispatcher
@@ -68,10 +68,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     init_login(app)
     init_limiter(app, settings)
     limiter.exempt(webhook.bp)
+    limiter.exempt(metrics.bp)
     init_security_headers(app)
     init_error_pages(app)
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(admin.bp)
     if not app.debug and not settings.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

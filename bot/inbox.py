@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,6 +30,7 @@ from bot.app_context import get_catalog, get_dispatcher, get_line_client, get_se
 from bot.db import get_database
 from bot.dispatch import Turn
 from bot.line_client import LineApiError
+from bot.metrics import EVENT_HANDLING, SENDS, WEBHOOK_EVENTS, log_event
 from data.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -64,13 +66,16 @@ def drain(app: Flask, *, worker: int = 0, workers: int = 1) -> int:
 
 
 class _HandlingError(Exception):
-    def __init__(self, event_id: str) -> None:
+    def __init__(self, event_id: str, event_type: str) -> None:
         super().__init__(event_id)
         self.event_id = event_id
+        self.event_type = event_type
 
 
 @dataclass
 class _Handled:
+    event_id: str
+    event_type: str
     turn: Turn
     reply_token: str | None
 
@@ -86,6 +91,7 @@ def _pending_shards(worker: int, workers: int) -> list[int]:
 def _drain_shard(shard: int) -> int:
     handled = 0
     while True:
+        started = time.perf_counter()
         try:
             outcome = _handle_next(shard)
         except _HandlingError as failure:
@@ -93,6 +99,15 @@ def _drain_shard(shard: int) -> int:
             cause = failure.__cause__ or failure
             log.error("webhook event %s failed: %s", failure.event_id, type(cause).__name__, exc_info=cause)
             _record_failure(failure.event_id, cause)
+            WEBHOOK_EVENTS.labels(type=failure.event_type, outcome="failed").inc()
+            log_event(
+                "webhook_event",
+                id=failure.event_id,
+                type=failure.event_type,
+                outcome="failed",
+                error=type(cause).__name__,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             return handled
         except Exception:
             # e.g. the commit failed: nothing was stored and the event is still pending.
@@ -101,6 +116,17 @@ def _drain_shard(shard: int) -> int:
         if outcome is None:
             return handled
         _after_commit(outcome.turn, outcome.reply_token)
+        elapsed = time.perf_counter() - started
+        EVENT_HANDLING.observe(elapsed)
+        WEBHOOK_EVENTS.labels(type=outcome.event_type, outcome="handled").inc()
+        log_event(
+            "webhook_event",
+            id=outcome.event_id,
+            type=outcome.event_type,
+            outcome="handled",
+            replies=len(outcome.turn.replies),
+            ms=round(elapsed * 1000, 1),
+        )
         handled += 1
 
 
@@ -112,14 +138,14 @@ def _handle_next(shard: int) -> _Handled | None:
             if not locked:
                 return None  # another process is handling this shard right now
         row = session.execute(
-            select(WebhookEvent.webhook_event_id, WebhookEvent.payload)
+            select(WebhookEvent.webhook_event_id, WebhookEvent.event_type, WebhookEvent.payload)
             .where(WebhookEvent.status == "pending", WebhookEvent.shard == shard)
             .order_by(WebhookEvent.received_at, WebhookEvent.position)
             .limit(1)
         ).first()
         if row is None:
             return None
-        event_id, payload = row
+        event_id, event_type, payload = row
         claimed = cast(
             CursorResult[Any],
             session.execute(
@@ -144,8 +170,8 @@ def _handle_next(shard: int) -> _Handled | None:
             get_dispatcher().handle_event(turn, event)
             session.flush()
         except Exception as error:
-            raise _HandlingError(event_id) from error
-    return _Handled(turn, getattr(event, "reply_token", None))
+            raise _HandlingError(event_id, event_type) from error
+    return _Handled(event_id, event_type, turn, getattr(event, "reply_token", None))
 
 
 def _record_failure(event_id: str, error: BaseException) -> None:
@@ -182,6 +208,11 @@ def _after_commit(turn: Turn, reply_token: str | None) -> None:
     except LineApiError as error:
         # The event is handled and stored; reply tokens are single-use, so no retry.
         log.error("reply failed: %s", error)
+        SENDS.labels(kind="reply", outcome="failed").inc()
+        log_event("send", kind="reply", outcome="failed", status=error.status)
+        return
+    SENDS.labels(kind="reply", outcome="sent").inc()
+    log_event("send", kind="reply", outcome="sent", messages=min(len(turn.replies), MAX_REPLY_MESSAGES))
 
 
 class InboxWorkers:

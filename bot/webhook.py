@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from linebot.v3.exceptions import InvalidSignatureError
 from linebot.v3.webhook import SignatureValidator
 from linebot.v3.webhooks import Event
@@ -24,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app_context import get_settings, now
 from bot.db import get_database
 from bot.inbox import shard_of, wake_workers
+from bot.metrics import WEBHOOK_EVENTS, WEBHOOK_LATENCY, log_event
 from data.database import insert_new
 from data.models import WebhookEvent
 
@@ -44,6 +46,17 @@ class MalformedWebhookError(ValueError):
 
 def _error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
+
+
+@bp.before_request
+def _start_clock() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def _observe(response: Response) -> Response:
+    WEBHOOK_LATENCY.observe(time.perf_counter() - g.webhook_started)
+    return response
 
 
 @bp.post("/callback")
@@ -140,13 +153,20 @@ def inbox_rows(raw_events: list[Any]) -> list[dict[str, Any]]:
             checked = check_event(raw)
         except MalformedWebhookError as error:
             log.warning("skipped malformed webhook event %d: %s", position, error)
+            WEBHOOK_EVENTS.labels(type="malformed", outcome="skipped").inc()
+            log_event("webhook_event", position=position, outcome="malformed", reason=str(error))
             continue
         if checked is None:
+            kind = str(raw.get("type"))[:32] if isinstance(raw, dict) else "unknown"
+            WEBHOOK_EVENTS.labels(type="other", outcome="ignored").inc()
+            log_event("webhook_event", type=kind, outcome="ignored")
             continue
         event, user_id = checked
         if event.webhook_event_id in seen:
             continue
         seen.add(event.webhook_event_id)
+        WEBHOOK_EVENTS.labels(type=str(event.type), outcome="recorded").inc()
+        log_event("webhook_event", id=event.webhook_event_id, type=str(event.type), outcome="recorded")
         rows.append(
             {
                 "webhook_event_id": event.webhook_event_id,

@@ -525,3 +525,26 @@ def test_a_fans_events_are_handled_once_each_and_in_order_by_concurrent_workers(
         thread.join(timeout=60)
     line.drain()  # whatever a worker left for its next pass
     assert seen == sent
+
+
+def test_each_event_gets_one_structured_log_line_and_metrics_count_it(
+    line: LineDriver, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    user = line.new_fan("ログ太郎")
+    with caplog.at_level(logging.INFO, logger="fanbot.events"):
+        line.follow(user)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "fanbot.events"]
+    assert [(entry["log"], entry.get("outcome")) for entry in lines] == [
+        ("webhook_event", "recorded"),
+        ("send", "sent"),
+        ("webhook_event", "handled"),
+    ]
+    assert lines[0]["type"] == "follow" and lines[2]["id"] == lines[0]["id"]
+    # No personal data: neither the LINE user id nor the display name is logged.
+    assert user not in caplog.text and "ログ太郎" not in caplog.text
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'fanbot_webhook_events_total{outcome="handled",type="follow"}' in scraped
+    assert 'fanbot_inbox_events{status="pending"} 0.0' in scraped
+    assert "fanbot_webhook_ack_seconds_count" in scraped

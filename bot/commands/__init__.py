@@ -12,7 +12,8 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.import_answers import import_answers_command
     from bot.commands.richmenu import richmenu
     from bot.commands.run import run
+    from bot.commands.serve import inbox, serve
     from bot.commands.staff import staff
     from bot.commands.survey import survey
 
-    return [db, run, analyze, richmenu, survey, import_answers_command, export_answers, staff]
+    return [db, run, serve, inbox, analyze, richmenu, survey, import_answers_command, export_answers, staff]
