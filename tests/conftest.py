@@ -25,6 +25,7 @@ from bot.line_client import LineClient
 from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
+import coupons.models  # noqa: F401  (coupon tables on Base.metadata: truncated between tests)
 from data.models import Base, StaffUser
 from line_emulator.server import EmulatorServer
 from line_emulator.state import EmulatorState
