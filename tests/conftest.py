@@ -20,12 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+import coupons.models  # noqa: F401  (coupon tables on Base.metadata: truncated between tests)
 from bot.app import create_app
 from bot.line_client import LineClient
 from bot.settings import Settings
 from data.database import make_engine, normalize_url
 from data.migrate import upgrade
-import coupons.models  # noqa: F401  (coupon tables on Base.metadata: truncated between tests)
 from data.models import Base, StaffUser
 from line_emulator.server import EmulatorServer
 from line_emulator.state import EmulatorState
