@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from bot.survey.rounds import (
@@ -149,3 +149,18 @@ def test_passing_is_refused_when_the_round_moved_since_it_was_read(db_session: S
 
     assert pass_answered_items(db_session, survey_round, NOW) == 0
     assert survey_round.position == 2
+
+
+def test_stored_purposes_are_the_values_existing_rows_hold(db_session: Session, fan_id: int) -> None:
+    # Rows written by earlier releases say "survey" and "change": the constants must keep them.
+    start_round(db_session, fan_id, ITEMS[:1], NOW)
+    start_round(db_session, fan_id, ITEMS[:1], NOW, purpose=CHANGE)
+    db_session.commit()
+    stored_purposes = db_session.execute(text("SELECT purpose FROM survey_rounds ORDER BY id")).scalars()
+    assert list(stored_purposes) == ["survey", "change"]
+
+
+def test_a_round_started_a_day_ago_is_no_longer_current(db_session: Session, fan_id: int) -> None:
+    start_round(db_session, fan_id, ITEMS, NOW)
+    assert current_round(db_session, fan_id, NOW + timedelta(hours=23, minutes=59)) is not None
+    assert current_round(db_session, fan_id, NOW + timedelta(hours=24)) is None
