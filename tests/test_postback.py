@@ -60,3 +60,23 @@ def test_parsing_refuses_data_longer_than_line_allows() -> None:
     assert parse(f"{PREFIX}:change:" + "x" * (MAX_LENGTH - len(f"{PREFIX}:change:"))).kind == "change"
     with pytest.raises(PostbackError, match="too long"):
         parse(f"{PREFIX}:change:" + "x" * MAX_LENGTH)
+
+
+def test_the_arguments_of_each_kind_are_fixed_for_buttons_already_in_fans_chats() -> None:
+    # Buttons sent earlier stay in chat histories and are tapped days later: changing how many
+    # arguments a kind of version fb1 carries would make them all fail. A new shape needs fb2.
+    assert KINDS == {
+        "consent": 2,
+        "answer": 3,
+        "skip": 2,
+        "change": 1,
+        "delete": 1,
+        "survey": 0,
+        "coupons": 0,
+        "schedule": 0,
+        "settings": 0,
+        "stop": 1,
+        "changes": 2,
+    }
+    assert parse("fb1:consent:yes:2026-11") == Postback("consent", ("yes", "2026-11"))
+    assert parse("fb1:skip:likes_sauna:42") == Postback("skip", ("likes_sauna", "42"))
