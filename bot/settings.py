@@ -37,6 +37,8 @@ class Settings:
     line_openapi_dir: Path | None = None
     line_timeout_seconds: float = 10.0
     testing: bool = False
+    # Where analyses started from the admin pages write their files (one folder per job).
+    analysis_dir: Path = Path("var") / "analysis"
     # Where sign-in throttling counts attempts; memory is per process (see bot/limiter.py).
     ratelimit_storage_uri: str = "memory://"
 
@@ -99,6 +101,8 @@ class Settings:
                     f"got {storage!r}"
                 )
             kwargs["ratelimit_storage_uri"] = storage
+        if analysis := env.get("FANBOT_ANALYSIS_DIR", "").strip():
+            kwargs["analysis_dir"] = Path(analysis)
         if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
             kwargs["line_openapi_dir"] = Path(spec)
         return cls(**kwargs)
