@@ -67,20 +67,14 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
     ) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``) over an optional ``.env`` file."""
-        values: dict[str, str] = {}
-        if env_file is not None and env_file.is_file():
-            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-        values.update(os.environ if environ is None else environ)
-        return cls._from_mapping(values)
+        return cls._from_mapping(_read_env(environ, env_file))
 
     @classmethod
     def _from_mapping(cls, env: Mapping[str, str]) -> Settings:
         secret = _required(env, "LINE_CHANNEL_SECRET")
         token = _required(env, "LINE_CHANNEL_ACCESS_TOKEN")
         kwargs: dict[str, Any] = {"line_channel_secret": secret, "line_channel_access_token": token}
-        if url := env.get("DATABASE_URL", "").strip():
-            if "://" not in url:
-                raise SettingsError(f"DATABASE_URL must be a database URL like sqlite:///path, got {url!r}")
+        if url := _database_url(env):
             kwargs["database_url"] = url
         if base := env.get("LINE_API_BASE_URL", "").strip():
             if not base.startswith(("http://", "https://")):
@@ -106,6 +100,41 @@ class Settings:
         if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
             kwargs["line_openapi_dir"] = Path(spec)
         return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """What commands that never talk to LINE need: no channel secret, no access token.
+
+    A marketer importing a file, or an operator upgrading the schema, should not have to
+    hold the LINE channel's secrets.
+    """
+
+    database_url: str = field(default_factory=default_database_url)
+    consent_version: str = CONSENT_VERSION
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> DatabaseSettings:
+        values = _read_env(environ, env_file)
+        url = _database_url(values)
+        return cls(database_url=url) if url else cls()
+
+
+def _read_env(environ: Mapping[str, str] | None, env_file: Path | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("DATABASE_URL", "").strip()
+    if url and "://" not in url:
+        raise SettingsError(f"DATABASE_URL must be a database URL like sqlite:///path, got {url!r}")
+    return url or None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

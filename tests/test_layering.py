@@ -51,3 +51,24 @@ def test_product_imports_the_emulator_only_where_make_run_mounts_it() -> None:
         if "line_emulator" in imported_packages(path)
     }
     assert importers == MOUNTS_EMULATOR
+
+
+def test_commands_never_import_the_cli_that_imports_them() -> None:
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bot" / "commands").rglob("*.py")
+        if "bot.cli" in imported_modules(path)
+    }
+    assert importers == set()
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names

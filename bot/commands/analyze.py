@@ -15,18 +15,13 @@ _BAND_JA = {b.name: b.label_ja for b in BANDS}
 
 
 def _database_frame() -> pd.DataFrame:
-    from bot.cli import load_settings
+    from bot.commands.session import load_database_settings, session_scope
     from data.answer_frame import answers_frame
     from data.catalog import load_catalog
-    from data.database import make_engine, make_session_factory
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            return answers_frame(session, load_catalog(), settings.consent_version)
-    finally:
-        engine.dispose()
+    settings = load_database_settings()
+    with session_scope(settings.database_url) as session:
+        return answers_frame(session, load_catalog(), settings.consent_version)
 
 
 @click.command("analyze")

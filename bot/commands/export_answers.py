@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.cli import load_settings
+from bot.commands.session import load_database_settings, session_scope
 
 
 @click.command("export-answers")
@@ -15,17 +15,12 @@ def export_answers(file: Path) -> None:
     """Write one row per respondent (fan_id) and one column per item to FILE (.csv or .xlsx)."""
     from data.answer_frame import answers_frame
     from data.catalog import load_catalog
-    from data.database import make_engine, make_session_factory
 
     if file.suffix.lower() not in (".csv", ".xlsx"):
         raise click.ClickException("出力ファイルは .csv か .xlsx にしてください")
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            frame = answers_frame(session, load_catalog(), settings.consent_version)
-    finally:
-        engine.dispose()
+    settings = load_database_settings()
+    with session_scope(settings.database_url) as session:
+        frame = answers_frame(session, load_catalog(), settings.consent_version)
     # Whole numbers stay whole in the file, blanks stay blank: what a spreadsheet user expects.
     out = frame.astype("Int64").reset_index()
     if file.suffix.lower() == ".csv":

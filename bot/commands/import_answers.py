@@ -20,34 +20,21 @@ def import_answers_command(file: Path, skip_bad_rows: bool) -> None:
 
     Nothing is stored when the file has errors, unless --skip-bad-rows is given.
     """
-    from bot.cli import load_settings
+    from bot.commands.session import load_database_settings, session_scope
     from data.answer_import import AnswerFileError, import_answers, read_answer_file
     from data.catalog import load_catalog
-    from data.database import make_engine, make_session_factory
 
-    settings = load_settings()
+    settings = load_database_settings()
     catalog = load_catalog()
     try:
         frame = read_answer_file(file)
     except AnswerFileError as error:
         raise click.ClickException(str(error)) from error
 
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            try:
-                report = import_answers(
-                    session, frame, catalog, skip_bad_rows=skip_bad_rows, now=datetime.now(UTC)
-                )
-                if report.errors:
-                    session.rollback()
-                else:
-                    session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-    finally:
-        engine.dispose()
+    with session_scope(settings.database_url) as session:
+        report = import_answers(session, frame, catalog, skip_bad_rows=skip_bad_rows, now=datetime.now(UTC))
+        if report.errors:
+            session.rollback()  # all or nothing: a file with errors stores nothing
 
     if report.errors:
         click.echo(f"{file.name}: 取り込めませんでした。何も保存していません。", err=True)

@@ -13,7 +13,7 @@ def richmenu() -> None:
 @richmenu.command("setup")
 def setup() -> None:
     """Create the menu with its image, make it the default, and delete the previous fanbot menu."""
-    from bot.cli import load_settings
+    from bot.commands.session import load_settings
     from bot.line_client import LineApiError, LineClient
     from bot.richmenu import setup_rich_menu
 

@@ -115,17 +115,19 @@ def run(no_demo_data: bool) -> None:
     from data.migrate import upgrade
 
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
     if not no_demo_data:
-        from data.database import make_session_factory
+        from bot.commands.session import session_scope
         from data.demo import load_demo_data
 
-        with make_session_factory(engine)() as session, session.begin():
+        with session_scope(settings.database_url) as session:
             created = load_demo_data(session)
             ensure_demo_marketer(session)
         if created:
             click.echo(f"  demo data:      {created} demo respondents loaded")
-    engine.dispose()
 
     app = build_dev_app(settings)
     if own_emulator:

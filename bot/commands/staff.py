@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import load_settings
+from bot.commands.session import load_database_settings, session_scope
 
 
 @click.group()
@@ -25,16 +25,12 @@ def staff() -> None:
 @click.password_option(help="At least 10 characters; asked for when not given.")
 def create(email: str, name: str, role: str, password: str) -> None:
     """Create an account for the admin pages."""
-    from data.database import make_engine, make_session_factory
     from data.models import utcnow
     from data.staff import StaffError, create_staff_user
 
-    engine = make_engine(load_settings().database_url)
     try:
-        with make_session_factory(engine)() as session, session.begin():
+        with session_scope(load_database_settings().database_url) as session:
             create_staff_user(session, email, name, password, role=role, now=utcnow())
     except StaffError as error:
         raise click.ClickException(str(error)) from error
-    finally:
-        engine.dispose()
     click.echo(f"created {role} account {email.strip().lower()}")

@@ -38,27 +38,19 @@ def stats(as_csv: bool, progress: bool | None) -> None:
     """Per item (catalog order): how many answered, and the yes share (yes/no) or the mean (count)."""
     from tqdm import tqdm
 
-    from bot.cli import load_settings
+    from bot.commands.session import load_database_settings, session_scope
     from data.catalog import load_catalog
-    from data.database import make_engine, make_session_factory
     from data.survey_stats import anonymous_counts, item_stats
 
-    settings = load_settings()
+    settings = load_database_settings()
     catalog = load_catalog()
     show_bar = progress if progress is not None else sys.stderr.isatty()
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            try:
-                with tqdm(
-                    total=len(catalog), desc="集計中", unit="項目", file=sys.stderr, disable=not show_bar
-                ) as bar:
-                    rows = item_stats(session, catalog, progress=bar.update)
-                counts = anonymous_counts(session)
-            finally:
-                session.rollback()  # read-only: nothing to keep
-    finally:
-        engine.dispose()
+    with session_scope(settings.database_url) as session:
+        with tqdm(
+            total=len(catalog), desc="集計中", unit="項目", file=sys.stderr, disable=not show_bar
+        ) as bar:
+            rows = item_stats(session, catalog, progress=bar.update)
+        counts = anonymous_counts(session)
 
     if as_csv:
         buffer = io.StringIO()
