@@ -25,7 +25,13 @@ def admin_rules(app: Flask) -> list[tuple[str, str, set[str]]]:
 
 def test_the_url_map_has_admin_routes(app: Flask) -> None:
     endpoints = {endpoint for endpoint, _, _ in admin_rules(app)}
-    assert {"admin.dashboard", "admin.fans", "admin.survey", "admin.analysis", "admin.staff_list"} <= endpoints
+    assert {
+        "admin.dashboard",
+        "admin.fans",
+        "admin.survey",
+        "admin.analysis",
+        "admin.staff_list",
+    } <= endpoints
 
 
 def test_every_admin_route_sends_anonymous_visitors_to_sign_in(app: Flask, client: FlaskClient) -> None:
