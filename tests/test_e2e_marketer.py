@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
 from bot.commands.run import DEMO_MARKETER_EMAIL, DEMO_MARKETER_PASSWORD, ensure_demo_marketer
 from data.database import make_engine, make_session_factory
@@ -25,19 +24,19 @@ def load_demo(database_url: str, respondents: int) -> None:
     engine.dispose()
 
 
-def shot(page: object, name: str) -> None:
+def shot(browser_page: object, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    browser_page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
-def sign_in(page: object, url: str) -> None:
+def sign_in(browser_page: object, url: str) -> None:
     from playwright.sync_api import Page
 
-    assert isinstance(page, Page)
-    page.goto(url + "/admin/")
-    page.fill("input[name=email]", DEMO_MARKETER_EMAIL)
-    page.fill("input[name=password]", DEMO_MARKETER_PASSWORD)
-    page.click("button.primary")
+    assert isinstance(browser_page, Page)
+    browser_page.goto(url + "/admin/")
+    browser_page.fill("input[name=email]", DEMO_MARKETER_EMAIL)
+    browser_page.fill("input[name=password]", DEMO_MARKETER_PASSWORD)
+    browser_page.click("button.primary")
 
 
 def test_marketer_signs_in_reads_the_dashboard_and_runs_the_analysis(
