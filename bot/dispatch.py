@@ -35,6 +35,11 @@ class Turn:
     now: datetime
     user_id: str
     replies: list[LineMessage] = field(default_factory=list)
+    # What this turn was about ("survey" when it asked or answered a survey question), so a
+    # follow-up hook can tell a detour (マイクーポン mid-round) from the survey itself.
+    topics: set[str] = field(default_factory=set)
+    # Work to do once the turn's transaction has committed (e.g. fetching a LINE profile).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def reply(self, *messages: LineMessage) -> None:
         self.replies.extend(messages)
@@ -64,6 +69,8 @@ class Dispatcher:
     fallback_text: TextHandler | None = None
     postbacks: dict[str, PostbackHandler] = field(default_factory=dict)
     bad_postback: BadPostbackHandler | None = None
+    # Run after every text and postback handler, e.g. to offer the open survey round again.
+    after_handling: list[EventHandler] = field(default_factory=list)
 
     def on_keyword(self, *words: str) -> Callable[[TextHandler], TextHandler]:
         def register(handler: TextHandler) -> TextHandler:
@@ -86,6 +93,10 @@ class Dispatcher:
         return register
 
     def handle_text(self, turn: Turn, text: str) -> None:
+        self._text(turn, text)
+        self._after(turn)
+
+    def _text(self, turn: Turn, text: str) -> None:
         key = normalize_text(text)
         if handler := self.keywords.get(key):
             handler(turn, key)
@@ -97,6 +108,14 @@ class Dispatcher:
             self.fallback_text(turn, text)
 
     def handle_postback(self, turn: Turn, data: str) -> None:
+        self._postback(turn, data)
+        self._after(turn)
+
+    def _after(self, turn: Turn) -> None:
+        for hook in self.after_handling:
+            hook(turn)
+
+    def _postback(self, turn: Turn, data: str) -> None:
         try:
             postback = parse(data)
         except PostbackError as error:

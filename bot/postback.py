@@ -23,6 +23,8 @@ KINDS: dict[str, int] = {
     "coupons": 0,  # show my coupons
     "schedule": 0,  # show game schedule
     "settings": 0,  # show settings
+    "stop": 1,  # round id ("今日はここまで": close the open round)
+    "changes": 2,  # category (or "recent"), page: list answers to pick one to change
 }
 
 

@@ -15,6 +15,9 @@ from data.database import default_database_url
 DEMO_CHANNEL_SECRET = "fanbot-demo-channel-secret"
 DEMO_ACCESS_TOKEN = "fanbot-demo-access-token"
 DEV_SECRET_KEY = "dev-insecure-secret-key"
+DEMO_TEAM_NAME = "みちのくスパークス"
+DEMO_EMULATOR_STATE = "var/emulator.json"
+OFF_WORDS = frozenset({"off", "none", "no", "0", "false"})
 # The consent text in force; a new text gets a new version (see data/consent.py for what that means).
 CONSENT_VERSION = "2026-11"
 
@@ -41,6 +44,26 @@ class Settings:
     analysis_dir: Path = Path("var") / "analysis"
     # Where sign-in throttling counts attempts; memory is per process (see bot/limiter.py).
     ratelimit_storage_uri: str = "memory://"
+    # The team's voice in chat: its name, the account's name, and the follow greeting.
+    team_name: str = ""
+    account_name_override: str | None = None
+    greeting_override: str | None = None
+    # The LINE emulator's own store (kept across restarts of `make run`); None: memory only.
+    emulator_state_path: Path | None = None
+
+    @property
+    def account_name(self) -> str:
+        """How the bot names itself to fans, e.g. 「みちのくスパークス公式アカウント」."""
+        if self.account_name_override:
+            return self.account_name_override
+        return f"{self.team_name}公式アカウント" if self.team_name else "公式アカウント"
+
+    @property
+    def greeting(self) -> str:
+        """The first words a new friend reads."""
+        if self.greeting_override:
+            return self.greeting_override
+        return f"友だち追加ありがとうございます！{self.account_name}です。"
 
     @property
     def line_api_data_base_url(self) -> str | None:
@@ -99,7 +122,22 @@ class Settings:
             kwargs["analysis_dir"] = Path(analysis)
         if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
             kwargs["line_openapi_dir"] = Path(spec)
+        if team := env.get("FANBOT_TEAM_NAME", "").strip():
+            kwargs["team_name"] = _short(team, "FANBOT_TEAM_NAME", 40)
+        if account := env.get("FANBOT_ACCOUNT_NAME", "").strip():
+            kwargs["account_name_override"] = _short(account, "FANBOT_ACCOUNT_NAME", 60)
+        if greeting := env.get("FANBOT_GREETING", "").strip():
+            # .env files cannot hold a newline easily; \n in the value stands for one.
+            kwargs["greeting_override"] = _short(greeting.replace("\\n", "\n"), "FANBOT_GREETING", 500)
+        if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
+            kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)
+
+
+def _short(value: str, name: str, limit: int) -> str:
+    if len(value) > limit:
+        raise SettingsError(f"{name} must be at most {limit} characters, got {len(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -150,4 +188,6 @@ def demo_environment(port: int = 8000) -> dict[str, str]:
         "LINE_CHANNEL_SECRET": DEMO_CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": DEMO_ACCESS_TOKEN,
         "LINE_API_BASE_URL": f"http://127.0.0.1:{port}/emulator",
+        "FANBOT_TEAM_NAME": DEMO_TEAM_NAME,
+        "FANBOT_EMULATOR_STATE": DEMO_EMULATOR_STATE,
     }

@@ -146,6 +146,7 @@ def handle_event(event: Event) -> PendingReply | None:
                 log.info("webhook event %s already handled; skipping redelivery", event.webhook_event_id)
                 return None
             raise
+    run_after_commit(turn)
     reply_token = getattr(event, "reply_token", None)
     if turn.replies and reply_token:
         if len(turn.replies) > MAX_REPLY_MESSAGES:
@@ -153,6 +154,15 @@ def handle_event(event: Event) -> PendingReply | None:
             log.error("reply of %d messages cut to %d", len(turn.replies), MAX_REPLY_MESSAGES)
         return PendingReply(reply_token=reply_token, messages=turn.replies[:MAX_REPLY_MESSAGES])
     return None
+
+
+def run_after_commit(turn: Turn) -> None:
+    """The turn's follow-up work, now that what it stored is committed; a failure is only logged."""
+    for task in turn.after_commit:
+        try:
+            task()
+        except Exception:
+            log.exception("follow-up work after a webhook event failed")
 
 
 def _already_handled(webhook_event_id: str) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from data.catalog import Item
 from data.models import Answer
+from data.spoken_numbers import UNIT_WORDS, SpokenNumberError, read_count, strip_thousands
 
 YES_WORDS = {"1", "はい", "yes", "y", "true", "ある", "あり"}
 NO_WORDS = {"0", "いいえ", "no", "n", "false", "ない", "なし"}
@@ -35,7 +36,7 @@ def parse_value(item: Item, raw: object) -> float:
             raise AnswerError("回答が空です。")
         value = float(raw)
     else:
-        text = unicodedata.normalize("NFKC", str(raw)).strip().lower().replace(",", "")
+        text = unicodedata.normalize("NFKC", str(raw)).strip().lower()
         if not text:
             raise AnswerError("回答が空です。")
         if item.is_yes_no and text in YES_WORDS:
@@ -43,13 +44,18 @@ def parse_value(item: Item, raw: object) -> float:
         if item.is_yes_no and text in NO_WORDS:
             return 0.0
         try:
-            value = float(text)
+            value = float(strip_thousands(text))
         except ValueError:
-            if item.is_yes_no:
+            if item.is_yes_no or item.unit is None:
                 raise AnswerError("「はい」か「いいえ」でお答えください。") from None
-            raise AnswerError("数字でお答えください（例: 3）。") from None
+            # Counts as people write them: 「12回」, 「1時間半」, 「三千円」.
+            try:
+                value = read_count(text, item.unit)
+            except SpokenNumberError as error:
+                raise AnswerError(str(error)) from None
         if not math.isfinite(value):
-            raise AnswerError("数字でお答えください（例: 3）。")
+            example = UNIT_WORDS[item.unit].example if item.unit in UNIT_WORDS else "3"
+            raise AnswerError(f"数字でお答えください（例: {example}）。")
     if item.accepts(value):
         return value
     if item.is_yes_no:
@@ -86,6 +92,16 @@ def record_answer(session: Session, fan_id: int, item_id: str, value: float, ans
         )
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
+
+
+def answers_by_recency(session: Session, fan_id: int) -> list[tuple[str, float]]:
+    """``(item_id, value)`` of the fan's answers, the most recently given first."""
+    rows = session.execute(
+        select(Answer.item_id, Answer.value)
+        .where(Answer.fan_id == fan_id)
+        .order_by(Answer.answered_at.desc(), Answer.id.desc())
+    )
+    return [(item_id, value) for item_id, value in rows]
 
 
 def answers_of(session: Session, fan_id: int) -> dict[str, float]:

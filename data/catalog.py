@@ -25,6 +25,20 @@ UNITS = (
     "minutes_per_day",
     "yen_per_month",
 )
+# How a fan or marketer reads each catalog category (「回答変更」 lists answers by these).
+CATEGORY_LABELS: dict[str, str] = {
+    "sports_interest": "スポーツへの関心",
+    "spectating": "スポーツ観戦",
+    "fandom_media": "ファン活動",
+    "exercise": "運動・部活動",
+    "digital_media": "SNS・アプリ",
+    "entertainment": "趣味・エンタメ",
+    "food_drink": "食事・お酒",
+    "leisure_outdoor": "レジャー・お出かけ",
+    "shopping_payment": "買い物・支払い",
+    "lifestyle_values": "暮らし・考え方",
+    "pets": "ペット",
+}
 COLUMNS = ("id", "category", "sports_related", "text_ja", "text_en", "answer_type", "unit", "max")
 
 

@@ -35,6 +35,9 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig, str
     parser.add_argument(
         "--push-rate-limit", type=float, default=None, help="push/multicast requests per second"
     )
+    parser.add_argument(
+        "--state", type=Path, default=None, help="JSON file keeping fans and chats across restarts"
+    )
     args = parser.parse_args(argv)
     config = EmulatorConfig(
         channel_secret=args.channel_secret,
@@ -42,6 +45,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig, str
         webhook_url=args.webhook_url,
         spec_dir=args.spec_dir,
         push_rate_limit_per_second=args.push_rate_limit,
+        state_path=args.state,
     )
     return config, args.host, args.port
 

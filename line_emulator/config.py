@@ -19,7 +19,9 @@ class EmulatorConfig:
     (None: `contract.default_spec_dir`, the vendored copy unless FANBOT_LINE_OPENAPI_DIR is set;
     validation cannot be switched off); ``push_rate_limit_per_second`` None means
     unlimited; ``clock`` returns seconds since the epoch and drives reply-token expiry,
-    rate limiting and event timestamps, so tests can freeze it.
+    rate limiting and event timestamps, so tests can freeze it. ``state_path`` is the
+    emulator's own store (a JSON file) that keeps fans and chats across restarts; None
+    (the default, and what tests use) keeps everything in memory only.
     """
 
     channel_secret: str
@@ -30,3 +32,4 @@ class EmulatorConfig:
     reply_token_ttl_seconds: float = 60.0
     bot_user_id: str = DEFAULT_BOT_USER_ID
     clock: Callable[[], float] = field(default=time.time)
+    state_path: Path | None = None

@@ -144,6 +144,7 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 
 CHANNEL_SECRET = "test-channel-secret"
+TEAM_NAME = "テストスパークス"
 ACCESS_TOKEN = "test-access-token"
 
 
@@ -218,6 +219,7 @@ def settings(database_url: str, emulator: RunningEmulator) -> Settings:
         line_api_base_url=emulator.base_url,
         testing=True,
         line_timeout_seconds=5.0,
+        team_name=TEAM_NAME,
     )
 
 

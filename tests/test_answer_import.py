@@ -324,7 +324,7 @@ def test_a_non_numeric_count_is_reported_by_row_and_column(
     report = run_import(db_session, write_csv(tmp_path, text), catalog)
 
     assert report.errors == [
-        f"3行目 C列（{LIVE_GAMES}）: 「たくさん」は使えません。数字でお答えください（例: 3）。"
+        f"3行目 C列（{LIVE_GAMES}）: 「たくさん」は使えません。数字でお答えください（例: 3回）。"
     ]
     assert count(db_session, Fan) == 0
     assert count(db_session, Answer) == 0

@@ -127,9 +127,9 @@ def test_a_database_behind_the_migrations_is_told_to_upgrade_too(fanbot: click.G
     from alembic.script import ScriptDirectory
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    head_id = head_revision()
-    assert head_id is not None
-    head = ScriptDirectory.from_config(alembic_config(url)).get_revision(head_id)
+    revision = head_revision()
+    assert revision is not None
+    head = ScriptDirectory.from_config(alembic_config(url)).get_revision(revision)
     assert isinstance(head.down_revision, str), "needs a migration before the head"
     engine = make_engine(url)
     upgrade(engine, head.down_revision)

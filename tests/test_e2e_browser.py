@@ -178,6 +178,7 @@ def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_da
     assert len(answers()) == 10
 
     _say(page, "回答変更")
+    _tap(page, "最近の回答")
     _tap(page)  # the most recent answer
     before_change = answers()
     # Round answers were the first button (はい, or the lowest count): pick something else.

@@ -60,3 +60,31 @@ def test_serving_real_line_fans_needs_a_cookie_secret(tmp_path: Path) -> None:
     app = create_app(production.with_overrides(secret_key="a-long-random-production-secret"))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["fanbot.line_client"].close()
+
+
+def test_the_team_name_and_greeting_are_configuration() -> None:
+    plain = Settings.from_env(BASE, env_file=None)
+    team = Settings.from_env({**BASE, "FANBOT_TEAM_NAME": "青森ワッツ"}, env_file=None)
+    custom = Settings.from_env(
+        {**BASE, "FANBOT_ACCOUNT_NAME": "ワッツ公式", "FANBOT_GREETING": "ようこそ！\\nよろしくね"},
+        env_file=None,
+    )
+
+    assert plain.account_name == "公式アカウント" and "チーム" not in plain.greeting
+    assert team.account_name == "青森ワッツ公式アカウント"
+    assert team.greeting == "友だち追加ありがとうございます！青森ワッツ公式アカウントです。"
+    assert custom.account_name == "ワッツ公式" and custom.greeting == "ようこそ！\nよろしくね"
+
+
+def test_a_team_name_too_long_for_a_chat_line_is_refused() -> None:
+    with pytest.raises(SettingsError, match="FANBOT_TEAM_NAME"):
+        Settings.from_env({**BASE, "FANBOT_TEAM_NAME": "あ" * 41}, env_file=None)
+
+
+def test_make_run_names_the_demo_team_and_keeps_the_emulator_in_var() -> None:
+    settings = dev_settings({})
+
+    assert settings.team_name == "みちのくスパークス"
+    assert settings.emulator_state_path == Path("var/emulator.json")
+    assert dev_settings({"FANBOT_EMULATOR_STATE": "off"}).emulator_state_path is None
+    assert Settings.from_env(BASE, env_file=None).emulator_state_path is None

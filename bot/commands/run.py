@@ -46,6 +46,7 @@ def build_dev_app(settings: Settings) -> Flask:
                 channel_access_token=settings.line_channel_access_token,
                 webhook_url=f"http://127.0.0.1:{settings.port}/callback",
                 spec_dir=settings.line_openapi_dir,
+                state_path=settings.emulator_state_path,
             )
         )
         app.extensions["line_emulator_app"] = emulator
@@ -110,6 +111,9 @@ def run(no_demo_data: bool) -> None:
     else:
         click.echo(f"  LINE API:       {settings.line_api_base_url or 'the real LINE platform'}")
     click.echo(f"  database:       {settings.database_url}")
+    if own_emulator and settings.emulator_state_path is not None:
+        store = settings.emulator_state_path
+        click.echo(f"  emulator store: {store}   (FANBOT_EMULATOR_STATE=off forgets fans on exit)")
 
     from data.database import make_engine
     from data.migrate import upgrade
@@ -131,7 +135,7 @@ def run(no_demo_data: bool) -> None:
 
     app = build_dev_app(settings)
     if own_emulator:
-        # The emulator starts empty on every run; give it the menu a real channel would have.
+        # Give the emulator the menu a real channel would have (setup replaces an earlier one).
         threading.Thread(target=_install_rich_menu, args=(settings, base), daemon=True).start()
     from bot.security_headers import QuietRequestHandler
 

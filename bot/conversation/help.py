@@ -18,15 +18,19 @@ HELP_TEXT = (
     "・データ削除：あなたのデータをすべて削除する"
 )
 
-# Someone with no fan record: a friend from before fanbot ran, or someone who deleted
-# their data. Nothing is stored for them until they agree to the consent text again.
-UNKNOWN_TEXT = "はじめまして！チームの公式アカウントです。ご利用の前に、下の内容をご確認ください。"
+
+def unknown_text(turn: Turn) -> str:
+    """For someone with no fan record: a friend from before fanbot ran, or someone who deleted
+    their data. The bot cannot tell the two apart (deletion leaves nothing that points back to
+    the person), so it greets both without 「はじめまして」. Nothing is stored until they agree."""
+    return f"こんにちは！{turn.settings.account_name}です。ご利用の前に、下の内容をご確認ください。"
+
 
 NEEDS_CONSENT_TEXT = "ご利用の前に、アンケートとクーポン配信への同意をお願いします。"
 
 
 def reply_unknown(turn: Turn) -> None:
-    turn.reply(messages.text(UNKNOWN_TEXT), consent_question(turn))
+    turn.reply(messages.text(unknown_text(turn)), consent_question(turn))
 
 
 def ask_for_consent(turn: Turn) -> None:

@@ -71,15 +71,18 @@ def show_settings(turn: Turn) -> None:
     if fan is None:
         reply_unknown(turn)
         return
-    status = "停止中" if fan.opted_out_at is not None else "配信中"
+    # Only what applies now: a fan receiving pushes can stop them, a stopped one resume them.
+    if fan.opted_out_at is not None:
+        status, toggle = "停止中", OPT_IN_KEYWORD
+    else:
+        status, toggle = "配信中", OPT_OUT_KEYWORD
     turn.reply(
         messages.text(
             f"設定メニューです（お知らせ：{status}）。ボタンを選んでください。",
             [
-                messages.message_button(OPT_OUT_KEYWORD),
-                messages.message_button(OPT_IN_KEYWORD),
-                messages.message_button(DELETE_KEYWORD),
+                messages.message_button(toggle),
                 messages.message_button(CHANGE_KEYWORD),
+                messages.message_button(DELETE_KEYWORD),
             ],
         )
     )

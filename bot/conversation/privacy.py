@@ -28,7 +28,12 @@ def opt_out(turn: Turn, _text: str) -> None:
         reply_unknown(turn)
         return
     if fan.opted_out_at is not None:
-        turn.reply(messages.text("すでに配信を停止しています。再開するときは「配信再開」と送ってください。"))
+        turn.reply(
+            messages.text(
+                "すでに配信を停止しています。再開するときは「配信再開」と送ってください。",
+                [messages.message_button(OPT_IN_KEYWORD)],
+            )
+        )
         return
     fan.opted_out_at = turn.now
     turn.reply(

@@ -5,6 +5,12 @@ acknowledges the answer and asks the next question, and the last one thanks the
 fan. Every button carries its item, value and round id; a tap is accepted only
 when it answers the question the fan's current round is asking, so buttons from
 earlier rounds or questions, and forged data, change nothing.
+
+A fan may wander off mid-round (tap マイクーポン, type something else): the detour is
+answered, then the open round is offered again where it was. A skipped item moves to
+the back of the fan's queue, and after `RETIRE_AFTER_SKIPS` skips it is not asked again
+unless a campaign needs it. Each round says how many questions are left overall, and
+「今日はここまで」 ends a round cleanly.
 """
 
 from __future__ import annotations
@@ -19,23 +25,36 @@ from bot.postback import Postback, encode
 from bot.survey import cached_answer_counts, priority_items
 from bot.survey.rounds import (
     CHANGE,
+    SURVEY,
     advance,
+    close_open_rounds,
     current_round,
-    latest_round,
     start_round,
 )
 from data.answers import AnswerError, parse_value, record_answer
 from data.catalog import Item
 from data.consent import has_current_consent
 from data.models import Answer, Fan, SurveyRound
-from data.survey_selection import choose_next_items
+from data.survey_selection import choose_next_items, items_left, retired_items, skip_history
 
 ROUND_SIZE = 5
-CHANGE_LIST_SIZE = 12  # quick replies hold 13 buttons; one is kept for "answer more"
 SKIP_LABEL = "スキップ"
 SKIP_WORDS = {"スキップ", "skip", "パス"}
+STOP_LABEL = "今日はここまで"
+STOP_WORDS = {
+    "今日はここまで",
+    "ここまで",
+    "やめる",
+    "やめます",
+    "中断",
+    "終わり",
+    "おわり",
+    "ストップ",
+    "stop",
+}
 SURVEY_KEYWORD = "アンケート"
 CHANGE_KEYWORD = "回答変更"
+SURVEY_TOPIC = "survey"  # Turn.topics: this turn asked or answered survey questions
 
 # unit -> (what the number means, label suffix, button values). Buttons store exact
 # numbers only; anything in between can be typed.
@@ -66,7 +85,7 @@ def count_buttons(item: Item, round_id: str) -> list[QuickReplyItem]:
     return [
         messages.postback_button(label, encode("answer", item.id, str(value), round_id), label)
         for value, label in ((value, format_value(item, value)) for value in values)
-    ][: messages.MAX_QUICK_REPLY_ITEMS - 1]
+    ][: messages.MAX_QUICK_REPLY_ITEMS - 2]  # room for スキップ and 今日はここまで
 
 
 def question(
@@ -93,8 +112,19 @@ def question(
         hint = f"（{UNITS[item.unit][0]}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
+    if survey_round.purpose != CHANGE:
+        buttons.append(stop_button(round_id))
     body = f"{lead}{heading}\n{item.text_ja}\n{hint}"
     return messages.text(body, buttons)
+
+
+def stop_button(round_id: str) -> QuickReplyItem:
+    return messages.postback_button(STOP_LABEL, encode("stop", round_id), STOP_LABEL)
+
+
+def continue_button(label: str = "続けて答える", display_text: str = "続けて答えます") -> QuickReplyItem:
+    # A postback, so the chat shows the fan's natural words, not the keyword 「アンケート」.
+    return messages.postback_button(label, encode("survey"), display_text)
 
 
 def answered_count(turn: Turn, fan: Fan) -> int:
@@ -117,24 +147,45 @@ def consenting_fan(turn: Turn) -> Fan | None:
     return fan
 
 
-def start_survey(turn: Turn, fan: Fan) -> None:
-    """Open a new round of up to `ROUND_SIZE` questions and ask the first."""
+def open_survey_round(turn: Turn, fan: Fan) -> SurveyRound | None:
+    """The fan's fresh survey round that still has a question to ask, if any."""
+    survey_round = current_round(turn.session, fan.id, turn.now)
+    if survey_round is None or survey_round.purpose != SURVEY:
+        return None
+    item_id = survey_round.current_item_id
+    return survey_round if item_id is not None and item_id in turn.catalog else None
+
+
+def next_items(turn: Turn, fan: Fan, k: int) -> tuple[list[str], int]:
+    """The next ``k`` items for ``fan`` (skipped ones last, retired ones never) and how many are left."""
     priority = priority_items(turn.session)
-    previous = latest_round(turn.session, fan.id)
-    # Items just skipped are left out once, so the next round does not open with them again.
-    skipped = previous.skipped if previous is not None else []
-    counts = cached_answer_counts(turn.session)
+    skips = skip_history(turn.session, fan.id)
+    retired = retired_items(skips, priority)
     item_ids = choose_next_items(
-        turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, exclude=skipped, counts=counts
+        turn.session,
+        fan.id,
+        turn.catalog,
+        priority,
+        k=k,
+        exclude=retired,
+        counts=cached_answer_counts(turn.session),
+        last=[item_id for item_id in skips if item_id not in retired],
     )
-    if not item_ids and skipped:
-        item_ids = choose_next_items(
-            turn.session, fan.id, turn.catalog, priority, k=ROUND_SIZE, counts=counts
-        )
+    return item_ids, items_left(turn.session, fan.id, turn.catalog, retired)
+
+
+def start_survey(turn: Turn, fan: Fan) -> None:
+    """Continue the open round where it was, or open a new one of up to `ROUND_SIZE` questions."""
+    turn.topics.add(SURVEY_TOPIC)
+    if (open_round := open_survey_round(turn, fan)) is not None:
+        item = turn.catalog[open_round.current_item_id or ""]
+        turn.reply(question(open_round, item, lead="アンケートの続きです。\n\n"))
+        return
+    item_ids, left = next_items(turn, fan, ROUND_SIZE)
     if not item_ids:
         turn.reply(
             messages.text(
-                f"すべての質問（{answered_count(turn, fan)}問）にお答えいただきました。"
+                f"お答えいただける質問は以上です（{answered_count(turn, fan)}問にお答えいただきました）。"
                 "ありがとうございます！\n"
                 "答えを変えたいときは「回答変更」と送ってください。",
                 [messages.message_button(CHANGE_KEYWORD)],
@@ -144,8 +195,8 @@ def start_survey(turn: Turn, fan: Fan) -> None:
     survey_round = start_round(turn.session, fan.id, item_ids, turn.now)
     turn.reply(
         messages.text(
-            f"アンケートです（全{len(item_ids)}問）。ボタンをタップしてお答えください"
-            "（回数などは数字を送っても答えられます）。"
+            f"アンケートです。今回は{len(item_ids)}問です（まだお答えいただいていない質問は全部で{left}問）。\n"
+            "ボタンをタップするか、回数などは「12回」のように送ってお答えください。"
         ),
         question(survey_round, turn.catalog[item_ids[0]]),
     )
@@ -167,6 +218,7 @@ def on_survey_postback(turn: Turn, _postback: Postback) -> None:
 
 def reply_stale(turn: Turn, fan: Fan) -> None:
     """A tap that does not answer the question being asked: say so, and show that question."""
+    turn.topics.add(SURVEY_TOPIC)
     turn.reply(messages.text("このボタンは前の質問のもののため、受け付けられませんでした。"))
     survey_round = current_round(turn.session, fan.id, turn.now)
     item_id = survey_round.current_item_id if survey_round is not None else None
@@ -178,7 +230,7 @@ def reply_stale(turn: Turn, fan: Fan) -> None:
         turn.reply(
             messages.text(
                 "アンケートの続きは「アンケート」と送ってください。",
-                [messages.message_button(SURVEY_KEYWORD)],
+                [continue_button("アンケートに答える", "アンケートに答えます")],
             )
         )
 
@@ -235,6 +287,7 @@ def on_skip(turn: Turn, postback: Postback) -> None:
 
 def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: float | None) -> None:
     """Store ``value`` (None: skipped) and move on: the next question, or the round's end."""
+    turn.topics.add(SURVEY_TOPIC)
     previous = current_answer(turn, fan, item.id) if survey_round.purpose == CHANGE else None
     if not advance(turn.session, survey_round, item.id, turn.now, skipped=value is None):
         reply_stale(turn, fan)
@@ -262,20 +315,65 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
 
 def finish(turn: Turn, fan: Fan) -> None:
     total = answered_count(turn, fan)
-    counts = cached_answer_counts(turn.session)
-    if not choose_next_items(turn.session, fan.id, turn.catalog, (), k=1, counts=counts):
+    more, left = next_items(turn, fan, 1)
+    if not more:
         turn.reply(
             messages.text(
-                f"ご回答ありがとうございました！全{total}問すべてにお答えいただきました。\n"
+                f"ご回答ありがとうございました！お答えいただける質問は以上です（{total}問にお答えいただきました）。\n"
                 "答えを変えたいときは「回答変更」と送ってください。"
             )
         )
         return
     turn.reply(
         messages.text(
-            f"ご回答ありがとうございました！これまでに{total}問にお答えいただいています。\n"
-            "続きはいつでも「アンケート」と送ってください。",
-            [messages.message_button("続けて答える", SURVEY_KEYWORD)],
+            f"ご回答ありがとうございました！これまでに{total}問にお答えいただきました（残り{left}問）。\n"
+            "続きはいつでも、メニューの「アンケート」からどうぞ。",
+            [continue_button(), stop_button("0")],
+        )
+    )
+
+
+def on_stop(turn: Turn, postback: Postback) -> None:
+    """「今日はここまで」: close the open round; the answers given so far are kept."""
+    fan = consenting_fan(turn)
+    if fan is None:
+        return
+    stop(turn, fan)
+
+
+def stop(turn: Turn, fan: Fan) -> None:
+    turn.topics.add(SURVEY_TOPIC)
+    stopped_mid_round = open_survey_round(turn, fan) is not None
+    close_open_rounds(turn.session, fan.id, turn.now)
+    lead = "アンケートを中断しました。ここまでの回答は保存されています。\n" if stopped_mid_round else ""
+    turn.reply(
+        messages.text(
+            f"{lead}ご協力ありがとうございました！続きはいつでも、メニューの「アンケート」からどうぞ。"
+        )
+    )
+
+
+def offer_to_continue(turn: Turn) -> None:
+    """After a detour mid-round (マイクーポン, 試合日程, a question to the bot), offer the round again.
+
+    Not when the detour's reply has buttons of its own (配信再開, a deletion
+    confirmation): those must stay under the newest message, where LINE shows them.
+    """
+    if SURVEY_TOPIC in turn.topics or not turn.replies or len(turn.replies) >= 5:
+        return
+    if turn.replies[-1].quick_reply is not None:
+        return
+    fan = turn.find_fan()
+    if fan is None or not has_current_consent(fan, turn.settings.consent_version):
+        return
+    survey_round = open_survey_round(turn, fan)
+    if survey_round is None:
+        return
+    turn.reply(
+        messages.text(
+            f"アンケートの途中です（{survey_round.position + 1}/{len(survey_round.items)}問目）。"
+            "続きに答えますか？",
+            [continue_button("続きに答える", "続きに答えます"), stop_button(str(survey_round.id))],
         )
     )
 
@@ -290,74 +388,37 @@ def on_text(turn: Turn, text: str) -> bool:
     if survey_round is None or item_id is None or item_id not in turn.catalog:
         return False
     item = turn.catalog[item_id]
-    if normalize_text(text).lower() in SKIP_WORDS:
+    word = normalize_text(text).lower()
+    if word in SKIP_WORDS:
         accept(turn, fan, survey_round, item, None)
         return True
+    if word in STOP_WORDS and survey_round.purpose == SURVEY:
+        stop(turn, fan)
+        return True
+    turn.topics.add(SURVEY_TOPIC)
     try:
         value = parse_value(item, text)
     except AnswerError as error:
-        if item.is_yes_no:
-            # Yes/no questions are answered with buttons; other chat here is not an
-            # answer attempt, so it gets the usual help instead of a scolding.
-            return False
         current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
-        turn.reply(messages.text(str(error)), question(survey_round, item, current=current))
+        if item.is_yes_no:
+            # Not an answer (「なんとなく」): keep the question and its buttons in front of the
+            # fan instead of general help that would hide them.
+            reason = "ボタンで「はい」か「いいえ」をお選びください（答えにくいときは「スキップ」）。"
+        else:
+            reason = str(error)
+        turn.reply(messages.text(reason), question(survey_round, item, current=current))
         return True
     accept(turn, fan, survey_round, item, value)
     return True
 
 
-def on_change_keyword(turn: Turn, _text: str) -> None:
-    """List the fan's most recent answers as buttons; tapping one asks that item again."""
-    fan = consenting_fan(turn)
-    if fan is None:
-        return
-    rows = turn.session.execute(
-        select(Answer.item_id, Answer.value)
-        .where(Answer.fan_id == fan.id)
-        .order_by(Answer.answered_at.desc(), Answer.id.desc())
-    )
-    recent = [(turn.catalog[item_id], value) for item_id, value in rows if item_id in turn.catalog]
-    recent = recent[:CHANGE_LIST_SIZE]
-    if not recent:
-        turn.reply(
-            messages.text(
-                "まだ回答がありません。「アンケート」と送ってお答えください。",
-                [messages.message_button(SURVEY_KEYWORD)],
-            )
-        )
-        return
-    lines = [f"・{item.text_ja}：{format_value(item, value)}" for item, value in recent]
-    buttons = [
-        messages.postback_button(short_label(item.text_ja), encode("change", item.id), item.text_ja)
-        for item, _value in recent
-    ]
-    turn.reply(messages.text("変更したい質問を選んでください（最近の回答）。\n" + "\n".join(lines), buttons))
-
-
-def on_change(turn: Turn, postback: Postback) -> None:
-    (item_id,) = postback.args
-    fan = consenting_fan(turn)
-    if fan is None:
-        return
-    if item_id not in turn.catalog:
-        turn.reply(messages.text("申し訳ありません、このボタンは現在ご利用いただけません。"))
-        return
-    current = current_answer(turn, fan, item_id)
-    if current is None:
-        turn.reply(
-            messages.text("この質問にはまだお答えいただいていません。「アンケート」と送ってお答えください。")
-        )
-        return
-    survey_round = start_round(turn.session, fan.id, [item_id], turn.now, purpose=CHANGE)
-    turn.reply(question(survey_round, turn.catalog[item_id], current=current))
-
-
 def register(dispatcher: Dispatcher) -> None:
-    dispatcher.on_keyword(SURVEY_KEYWORD, "アンケートに答える")(on_survey_keyword)
-    dispatcher.on_keyword(CHANGE_KEYWORD, "回答を変更", "回答を変更する")(on_change_keyword)
+    dispatcher.on_keyword(SURVEY_KEYWORD, "アンケートに答える", "続けて答える", "続きに答える")(
+        on_survey_keyword
+    )
     dispatcher.on_postback("survey")(on_survey_postback)
     dispatcher.on_postback("answer")(on_answer)
     dispatcher.on_postback("skip")(on_skip)
-    dispatcher.on_postback("change")(on_change)
+    dispatcher.on_postback("stop")(on_stop)
     dispatcher.text_handlers.append(on_text)
+    dispatcher.after_handling.append(offer_to_continue)

@@ -12,6 +12,10 @@
   let lastConversationKey = "";
   let lastUsersKey = "";
   let queue = Promise.resolve();
+  // The view follows the newest message unless the person scrolled up on purpose.
+  let pinned = true;
+  let lastScroll = { top: 0, height: 0, client: 0 };
+  const phone = window.matchMedia("(max-width: 640px)");
 
   function api(path, options) {
     return fetch(base + path, options).then(async (response) => {
@@ -113,11 +117,54 @@
   function selectUser(userId) {
     selectedId = userId;
     lastConversationKey = "";
+    pinned = true;
     $("chat").hidden = false;
     $("chat-empty").hidden = true;
+    document.body.classList.add("chat-open");
+    // The open chat survives a reload (and, with the emulator's store, a restart).
+    history.replaceState(null, "", "#" + encodeURIComponent(userId));
     showError("");
     renderUsers();
     refresh();
+  }
+
+  function backToList() {
+    selectedId = null;
+    lastConversationKey = "";
+    $("chat").hidden = true;
+    $("chat-empty").hidden = false;
+    document.body.classList.remove("chat-open");
+    history.replaceState(null, "", location.pathname + location.search);
+    renderUsers();
+  }
+
+  // -- keeping the newest message in view ------------------------------------------------
+
+  function atBottom(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+  }
+
+  function rememberScroll(box) {
+    lastScroll = { top: box.scrollTop, height: box.scrollHeight, client: box.clientHeight };
+    $("btn-jump").hidden = pinned;
+  }
+
+  // Called after anything that can move the bottom: new entries, images loading, the box resizing.
+  function followNewest() {
+    const box = $("messages");
+    if (pinned) box.scrollTop = box.scrollHeight;
+    rememberScroll(box);
+  }
+
+  function onMessagesScroll() {
+    const box = $("messages");
+    // Only a move up with the layout unchanged is the person's doing; a box that grew or
+    // shrank (rich menu image, quick replies, keyboard) moves scrollTop by itself.
+    const movedUp = box.scrollTop < lastScroll.top - 1;
+    const sameLayout = box.scrollHeight === lastScroll.height && box.clientHeight === lastScroll.client;
+    if (atBottom(box)) pinned = true;
+    else if (movedUp && sameLayout) pinned = false;
+    rememberScroll(box);
   }
 
   // -- conversation --------------------------------------------------------------------
@@ -148,16 +195,19 @@
     renderWebhook(data.webhook);
 
     const box = $("messages");
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+    if (box.dataset.userId !== user.userId) pinned = true;
+    // Re-rendering replaces the nodes; keep an unpinned reader exactly where they were.
+    const keepTop = box.scrollTop;
     box.replaceChildren();
     for (const entry of data.entries) {
       box.append(renderEntry(entry));
     }
-    if (nearBottom || box.dataset.userId !== user.userId) box.scrollTop = box.scrollHeight;
     box.dataset.userId = user.userId;
 
     renderQuickReplies(data.entries, user.following);
     renderRichMenu(data.richMenu);
+    if (!pinned) box.scrollTop = keepTop;
+    followNewest();
   }
 
   function renderEntry(entry) {
@@ -477,6 +527,20 @@
     userAction("text", { text: text });
   });
 
+  $("btn-back").addEventListener("click", backToList);
+  $("btn-jump").addEventListener("click", () => {
+    pinned = true;
+    followNewest();
+  });
+  const messagesBox = $("messages");
+  messagesBox.addEventListener("scroll", onMessagesScroll, { passive: true });
+  // Images (rich menu, picture messages, Flex heroes) finish loading after the render.
+  document.addEventListener("load", followNewest, true);
+  new ResizeObserver(followNewest).observe(messagesBox);
+  // Like the phone's keyboard, typing folds the rich menu away on a small screen.
+  $("composer-text").addEventListener("focus", () => {
+    if (phone.matches) $("rich-menu-frame").hidden = true;
+  });
   $("btn-follow").addEventListener("click", () => userAction("follow"));
   $("btn-unfollow").addEventListener("click", () => userAction("unfollow"));
   $("btn-redeliver").addEventListener("click", () => userAction("redeliver"));
@@ -485,6 +549,9 @@
     frame.hidden = !frame.hidden;
   });
 
-  refresh();
+  const opened = decodeURIComponent(location.hash.slice(1));
+  refresh().then(() => {
+    if (opened && users.some((user) => user.userId === opened)) selectUser(opened);
+  });
   setInterval(refresh, 1000);
 })();

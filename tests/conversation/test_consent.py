@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
 from bot.postback import encode
 from bot.settings import CONSENT_VERSION
 from data.consent import has_current_consent, is_reachable
+from data.models import Fan
 from tests.conftest import FrozenClock
 from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
@@ -15,7 +20,7 @@ def test_follow_creates_a_fan_and_asks_for_consent(
 ) -> None:
     user = line.new_fan()
     replies = line.follow(user)
-    assert texts(replies)[0] == "友だち追加ありがとうございます！チームの公式アカウントです。"
+    assert texts(replies)[0] == "友だち追加ありがとうございます！テストスパークス公式アカウントです。"
     assert button_labels(last(replies)) == ["同意する", "今はしない"]
     fan = store.fan(user)
     assert fan is not None
@@ -85,18 +90,49 @@ def test_consenting_twice_starts_no_second_round(line: LineDriver, store: Store)
     consent = last(line.follow(user))
     line.postback(user, postback_data(consent, "同意する"))
     replies = tap(line, user, consent, "同意する")
-    assert texts(replies) == ["すでに同意いただいています。ありがとうございます！"]
+    assert texts(replies)[0] == "すでに同意いただいています。ありがとうございます！"
+    # The round opened by the first agreement is offered again, not replaced.
+    assert texts(replies)[1] == "アンケートの途中です（1/5問目）。続きに答えますか？"
     assert len(store.rounds(user)) == 1
 
 
-def test_declined_fan_can_consent_later_by_keyword(line: LineDriver, store: Store) -> None:
+@pytest.mark.parametrize("typed", ["同意", "同意する", "　同意します　"])
+def test_declined_fan_consents_by_typing_as_the_decline_message_says(
+    line: LineDriver, store: Store, clock: FrozenClock, typed: str
+) -> None:
     user = line.new_fan()
-    tap(line, user, last(line.follow(user)), "今はしない")
-    replies = line.text(user, "同意")
-    replies = tap(line, user, last(replies), "同意する")
+    declined = tap(line, user, last(line.follow(user)), "今はしない")
+    assert "「同意」と送ってください" in texts(declined)[0]
+    clock.advance(minutes=5)
+    replies = line.text(user, typed)
+    assert texts(replies)[0] == "ご同意ありがとうございます！"
     assert "【Q1/5】" in texts(replies)[-1]
     fan = store.fan(user)
     assert fan is not None and has_current_consent(fan, CONSENT_VERSION) and fan.consent_declined_at is None
+    # The same record as the button: the version in force, at the time of typing.
+    assert fan.consent_version == CONSENT_VERSION and fan.consented_at == clock()
+
+
+def test_typed_consent_from_someone_never_shown_the_text_shows_it_first(
+    line: LineDriver, store: Store
+) -> None:
+    user = stranger(line)
+    replies = line.text(user, "同意")
+    assert "同意しますか" in texts(replies)[-1]
+    assert store.fan(user) is None
+
+
+def test_typed_consent_after_agreeing_to_an_older_text_shows_the_new_one(
+    line: LineDriver, store: Store, app: Flask
+) -> None:
+    user = line.new_fan()
+    tap(line, user, last(line.follow(user)), "同意する")
+    with app.extensions["fanbot.db"].transaction() as db:
+        db.execute(update(Fan).where(Fan.line_user_id == user).values(consent_version="2020-01"))
+    replies = line.text(user, "同意")
+    assert "同意しますか" in texts(replies)[-1]
+    fan = store.fan(user)
+    assert fan is not None and fan.consent_version == "2020-01"
 
 
 def test_unfollow_stops_pushes_and_refollow_welcomes_back(
@@ -142,7 +178,9 @@ def test_help_for_someone_unknown_asks_for_consent_and_stores_nothing(line: Line
     user = stranger(line)
     replies = line.text(user, "こんにちは")
     assert texts(replies)[0].startswith("ご利用いただけるキーワードです。")
-    assert texts(replies)[1].startswith("はじめまして")
+    assert texts(replies)[1] == (
+        "こんにちは！テストスパークス公式アカウントです。ご利用の前に、下の内容をご確認ください。"
+    )
     assert [a["label"] for a in quick_replies(replies[-1])] == ["同意する", "今はしない"]
     assert store.fan(user) is None
 

@@ -16,21 +16,22 @@ HEADER = "game_id,starts_at,home_team,away_team,venue\n"
 
 
 @pytest.mark.parametrize("how", ["postback", "keyword"])
-def test_settings_offer_opt_out_opt_in_delete_and_change(line: LineDriver, fan_id: str, how: str) -> None:
+def test_settings_offer_only_opt_out_while_pushes_are_on(line: LineDriver, fan_id: str, how: str) -> None:
     replies = line.postback(fan_id, encode("settings")) if how == "postback" else line.text(fan_id, "設定")
     assert texts(replies) == ["設定メニューです（お知らせ：配信中）。ボタンを選んでください。"]
     actions = quick_replies(last(replies))
     assert [(a["type"], a["text"]) for a in actions] == [
         ("message", "配信停止"),
-        ("message", "配信再開"),
-        ("message", "データ削除"),
         ("message", "回答変更"),
+        ("message", "データ削除"),
     ]
 
 
-def test_settings_show_that_pushes_are_stopped(line: LineDriver, fan_id: str) -> None:
+def test_settings_offer_only_opt_in_once_pushes_are_stopped(line: LineDriver, fan_id: str) -> None:
     line.text(fan_id, "配信停止")
-    assert "お知らせ：停止中" in texts(line.text(fan_id, "設定"))[0]
+    replies = line.text(fan_id, "設定")
+    assert "お知らせ：停止中" in texts(replies)[0]
+    assert button_labels(last(replies)) == ["配信再開", "回答変更", "データ削除"]
 
 
 @pytest.mark.parametrize("how", ["postback", "keyword"])
@@ -53,7 +54,7 @@ def test_schedule_lists_the_next_games_in_tokyo_time(line: LineDriver, fan_id: s
     replies = (
         line.postback(fan_id, encode("schedule")) if how == "postback" else line.text(fan_id, "試合日程")
     )
-    (text,) = texts(replies)
+    text = texts(replies)[0]
     assert text.startswith("今後の試合日程です（日本時間）。")
     assert "・12月5日（土）15:05\n　仙台89ERS vs 秋田ノーザンハピネッツ（ゼビオアリーナ仙台）" in text
     assert text.count("・") == 5

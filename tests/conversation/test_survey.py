@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,7 @@ from data.models import SurveyRound
 from data.survey_selection import DEFAULT_PRIORITY_ITEMS
 from tests.conftest import FrozenClock
 from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
-from tests.line_driver import LineDriver, postback_data, quick_replies, texts
+from tests.line_driver import LineDriver, quick_replies, texts
 
 FIRST = DEFAULT_PRIORITY_ITEMS[0]  # watches_sports_live_yearly, yes/no
 COUNT_ITEM = "live_games_per_year"  # count, times_per_year, max 365
@@ -45,9 +45,12 @@ def use_priority(app: Flask, *items: str) -> None:
 def test_consent_reply_already_asks_the_first_question(line: LineDriver, store: Store) -> None:
     user, replies = consented_fan(line)
     assert texts(replies)[0] == "ご同意ありがとうございます！"
-    assert "全5問" in texts(replies)[1]
+    assert texts(replies)[1].startswith(
+        "アンケートです。今回は5問です（まだお答えいただいていない質問は全部で"
+    )
+    assert "「12回」のように送って" in texts(replies)[1]
     assert "【Q1/5】" in texts(replies)[2]
-    assert button_labels(last(replies)) == ["はい", "いいえ", "スキップ"]
+    assert button_labels(last(replies)) == ["はい", "いいえ", "スキップ", "今日はここまで"]
     (survey_round,) = store.rounds(user)
     assert survey_round.items[0] == FIRST and len(survey_round.items) == 5
 
@@ -65,9 +68,16 @@ def test_a_round_asks_one_question_per_reply_and_ends_with_thanks_and_count(
         asked.append(store.rounds(user)[-1].current_item_id)
     replies = tap(line, user, last(replies), button_labels(last(replies))[0])
     assert len(replies) == 1
-    assert "これまでに5問にお答えいただいています" in texts(replies)[0]
-    assert "「アンケート」と送ってください" in texts(replies)[0]
-    assert [a["text"] for a in quick_replies(replies[0])] == ["アンケート"]
+    total = len(store.catalog)
+    assert f"これまでに5問にお答えいただきました（残り{total - 5}問）" in texts(replies)[0]
+    # 続けて答える is a postback whose chat text reads as the fan's own words.
+    more, stop = quick_replies(replies[0])
+    assert (more["type"], more["label"], more["displayText"]) == (
+        "postback",
+        "続けて答える",
+        "続けて答えます",
+    )
+    assert (stop["label"], stop["displayText"]) == ("今日はここまで", "今日はここまで")
     assert set(store.answers(user)) == set(asked)
     (survey_round,) = store.rounds(user)
     assert survey_round.closed_at is not None and survey_round.position == 5
@@ -84,11 +94,22 @@ def test_next_round_continues_with_unanswered_items(line: LineDriver, store: Sto
     assert "【Q1/5】" in texts(replies)[-1]
 
 
-def test_rich_menu_survey_button_starts_a_round(line: LineDriver, fan_id: str, store: Store) -> None:
+def test_rich_menu_survey_button_continues_the_open_round(
+    line: LineDriver, fan_id: str, store: Store
+) -> None:
     replies = line.postback(fan_id, encode("survey"))
+    assert texts(replies) == [texts(replies)[0]]
+    assert texts(replies)[0].startswith("アンケートの続きです。\n\n【Q1/5】")
+    assert len(store.rounds(fan_id)) == 1 and store.rounds(fan_id)[0].closed_at is None
+
+
+def test_rich_menu_survey_button_after_a_round_starts_the_next(line: LineDriver, store: Store) -> None:
+    user, replies = consented_fan(line)
+    for _ in range(5):
+        replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+    replies = line.postback(user, encode("survey"))
     assert "【Q1/5】" in texts(replies)[-1]
-    assert len(store.rounds(fan_id)) == 2  # the consent round was closed by the new one
-    assert store.rounds(fan_id)[0].closed_at is not None
+    assert len(store.rounds(user)) == 2 and store.rounds(user)[0].closed_at is not None
 
 
 def test_yes_no_buttons_store_one_and_zero(line: LineDriver, app: Flask, store: Store) -> None:
@@ -103,12 +124,15 @@ def test_count_question_offers_exact_values_within_range(line: LineDriver, app: 
     use_priority(app, "drinking_days_per_week", COUNT_ITEM)
     user, replies = consented_fan(line)
     days = last(replies)
-    assert button_labels(days) == ["0日", "1日", "2日", "3日", "4日", "5日", "6日", "7日", "スキップ"]
+    assert button_labels(days) == [
+        *("0日", "1日", "2日", "3日", "4日", "5日", "6日", "7日"),
+        *("スキップ", "今日はここまで"),
+    ]
     assert "0〜7の数字" in days["text"]
     replies = tap(line, user, days, "3日")
     yearly = last(replies)
     labels = button_labels(yearly)
-    assert labels[-1] == "スキップ" and "100回" in labels
+    assert labels[-2:] == ["スキップ", "今日はここまで"] and "100回" in labels
     assert len(labels) <= 13 and all(len(label) <= 20 for label in labels)
     assert all(len(action["data"]) <= MAX_LENGTH for action in quick_replies(yearly))
     tap(line, user, yearly, "20回")
@@ -144,7 +168,7 @@ def assert_asked_again(replies: list[dict[str, Any]], error: str, question_text:
     assert len(replies) == 2
     assert texts(replies)[0] == error
     assert question_text in texts(replies)[1]
-    assert button_labels(replies[1])[-1] == "スキップ"
+    assert button_labels(replies[1])[-2:] == ["スキップ", "今日はここまで"]
 
 
 def test_out_of_range_typed_count_is_refused_and_asked_again(
@@ -168,7 +192,7 @@ def test_non_numeric_typed_count_is_refused_and_asked_again(
     use_priority(app, COUNT_ITEM)
     user, _ = consented_fan(line)
     replies = line.text(user, "たくさん")
-    assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+    assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
     assert store.answers(user) == {}
 
 
@@ -176,21 +200,28 @@ def test_emoji_is_refused_and_asked_again(line: LineDriver, app: Flask, store: S
     use_priority(app, COUNT_ITEM, "likes_sauna")
     user, _ = consented_fan(line)
     replies = line.text(user, "🏀🔥")
-    assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+    assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
     line.text(user, "1")
     replies = line.text(user, "👍")
-    assert texts(replies)[0].startswith("ご利用いただけるキーワードです。")
+    assert texts(replies)[0].startswith("ボタンで「はい」か「いいえ」をお選びください")
     assert store.answers(user) == {COUNT_ITEM: 1.0}
     assert store.rounds(user)[-1].position == 1
 
 
-def test_chat_during_a_yes_no_question_gets_help_and_stores_nothing(
+def test_free_text_during_a_yes_no_question_keeps_the_question_and_its_buttons(
     line: LineDriver, app: Flask, store: Store
 ) -> None:
     use_priority(app, "likes_sauna")
     user, _ = consented_fan(line)
-    replies = line.text(user, "こんにちは")
-    assert texts(replies)[0].startswith("ご利用いただけるキーワードです。")
+    for text in ("なんとなく", "こんにちは"):
+        replies = line.text(user, text)
+        assert (
+            texts(replies)[0]
+            == "ボタンで「はい」か「いいえ」をお選びください（答えにくいときは「スキップ」）。"
+        )
+        assert "【Q1/5】\nサウナが好き" in texts(replies)[1]
+        assert button_labels(last(replies)) == ["はい", "いいえ", "スキップ", "今日はここまで"]
+    assert store.answers(user) == {}
     line.text(user, "いいえ")
     assert store.answers(user) == {"likes_sauna": 0.0}
 
@@ -200,7 +231,7 @@ def test_very_long_text_is_refused_without_echoing_it(line: LineDriver, app: Fla
     user, _ = consented_fan(line)
     for text in ("あ" * 5000, "9" * 5000):
         replies = line.text(user, text)
-        assert_asked_again(replies, "数字でお答えください（例: 3）。", "現地でみる頻度は？")
+        assert_asked_again(replies, "数字でお答えください（例: 3回）。", "現地でみる頻度は？")
         assert all(len(message["text"]) < 500 for message in replies)
     assert store.answers(user) == {}
 
@@ -224,20 +255,83 @@ def test_skip_moves_on_without_storing_and_is_recorded_on_the_round(
     assert survey_round.position == 2
 
 
-def test_skipped_items_sit_out_one_round_then_may_come_back(
+def skip_round(line: LineDriver, store: Store, user: str, replies: list[dict[str, Any]]) -> list[str]:
+    """Skip every question of the open round; return its items."""
+    items = store.rounds(user)[-1].items
+    for _ in items:
+        replies = tap(line, user, last(replies), "スキップ")
+    return items
+
+
+def answer_round(line: LineDriver, user: str) -> list[dict[str, Any]]:
+    replies = start_round(line, user)
+    for _ in range(5):
+        replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+    return replies
+
+
+def test_a_skipped_item_moves_to_the_back_instead_of_opening_the_next_round(
+    line: LineDriver, app: Flask, store: Store
+) -> None:
+    user, replies = consented_fan(line)
+    first = skip_round(line, store, user, replies)
+    for _ in range(3):
+        replies = start_round(line, user)
+        survey_round = store.rounds(user)[-1]
+        assert not set(survey_round.items) & set(first), "a skipped item came back before the rest"
+        for _ in range(5):
+            replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+
+
+def test_an_item_skipped_twice_is_not_asked_again(line: LineDriver, app: Flask, store: Store) -> None:
+    use_priority(app)  # no campaign needs anything
+    user, replies = consented_fan(line)
+    fan = store.fan(user)
+    assert fan is not None
+    skipped = skip_round(line, store, user, replies)
+    # Leave only the skipped items (and one more) unanswered, so they must come back once.
+    keep = {*skipped, "has_dog"}
+    with store.database.transaction() as session:
+        for item_id in store.catalog:
+            if item_id not in keep:
+                record_answer(session, fan.id, item_id, 0.0, datetime_of(store))
+    replies = start_round(line, user)
+    assert store.rounds(user)[-1].items == ["has_dog", *skipped[:4]]
+    assert "全部で6問" in texts(replies)[0]
+    replies = tap(line, user, last(replies), "はい")  # has_dog
+    for _ in range(4):
+        replies = tap(line, user, last(replies), "スキップ")
+    replies = start_round(line, user)
+    assert store.rounds(user)[-1].items == [skipped[4]]
+    replies = tap(line, user, last(replies), "スキップ")
+    assert "お答えいただける質問は以上です" in texts(replies)[0]
+    assert "お答えいただける質問は以上です" in texts(start_round(line, user))[0]
+
+
+def test_an_item_a_campaign_needs_is_asked_again_after_two_skips(
     line: LineDriver, app: Flask, store: Store
 ) -> None:
     use_priority(app, "likes_sauna")
     user, replies = consented_fan(line)
-    survey_round = store.rounds(user)[-1]
-    for _ in survey_round.items:
+    fan = store.fan(user)
+    assert fan is not None
+    replies = tap(line, user, last(replies), "スキップ")
+    line.text(user, "今日はここまで")
+    with store.database.transaction() as session:
+        for item_id in store.catalog:
+            if item_id != "likes_sauna":
+                record_answer(session, fan.id, item_id, 0.0, datetime_of(store))
+    for _ in range(2):
+        replies = start_round(line, user)
+        assert store.rounds(user)[-1].items == ["likes_sauna"]
         replies = tap(line, user, last(replies), "スキップ")
-    start_round(line, user)
-    second = store.rounds(user)[-1]
-    assert not set(second.items) & set(survey_round.items)
-    start_round(line, user)
-    third = store.rounds(user)[-1]
-    assert third.items[0] == "likes_sauna"
+        assert "残り1問" in texts(replies)[0]
+
+
+def datetime_of(store: Store) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 # --- stale, forged and repeated taps ---------------------------------------------------------------
@@ -262,7 +356,8 @@ def test_button_from_an_earlier_round_changes_nothing(line: LineDriver, app: Fla
     use_priority(app, "likes_sauna")
     user, replies = consented_fan(line)
     old_question = last(replies)
-    start_round(line, user)  # closes the first round; likes_sauna is asked again in the new one
+    line.text(user, "今日はここまで")  # closes the first round
+    start_round(line, user)  # likes_sauna is asked again in the new one
     assert store.rounds(user)[-1].items[0] == "likes_sauna"
     replies = tap(line, user, old_question, "はい")
     assert texts(replies)[0] == "このボタンは前の質問のもののため、受け付けられませんでした。"
@@ -324,7 +419,7 @@ def test_forged_round_of_another_fan_is_refused(line: LineDriver, store: Store) 
 def test_unparseable_postback_gets_a_polite_reply(line: LineDriver, fan_id: str, store: Store) -> None:
     for data in ("", "hello", "fb1:answer:likes_sauna", "fb9:answer:likes_sauna:1:1", "fb1:nope", "x" * 301):
         replies = line.postback(fan_id, data)
-        assert texts(replies) == ["申し訳ありません、このボタンは現在ご利用いただけません。"]
+        assert texts(replies)[0] == "申し訳ありません、このボタンは現在ご利用いただけません。"
     assert store.answers(fan_id) == {}
 
 
@@ -392,98 +487,20 @@ def test_fan_who_answered_everything_is_told_so(line: LineDriver, store: Store, 
     user, _ = consented_fan(line)
     fan = store.fan(user)
     assert fan is not None
+    line.text(user, "今日はここまで")
     with store.database.transaction() as session:
         for item_id in store.catalog:
             if item_id != FIRST:
                 record_answer(session, fan.id, item_id, 0.0, clock())
     replies = start_round(line, user)
-    assert "全1問" in texts(replies)[0]
+    assert "今回は1問です（まだお答えいただいていない質問は全部で1問）" in texts(replies)[0]
     replies = tap(line, user, last(replies), "はい")
-    assert f"全{len(store.catalog)}問すべてにお答えいただきました" in texts(replies)[0]
+    assert (
+        f"お答えいただける質問は以上です（{len(store.catalog)}問にお答えいただきました）" in texts(replies)[0]
+    )
     replies = start_round(line, user)
-    assert "すべての質問" in texts(replies)[0]
+    assert "お答えいただける質問は以上です" in texts(replies)[0]
     assert [a["text"] for a in quick_replies(replies[0])] == ["回答変更"]
-
-
-# --- changing an answer ----------------------------------------------------------------------------
-
-
-def test_change_lists_recent_answers_and_replaces_value_and_time(
-    line: LineDriver, app: Flask, store: Store, clock: FrozenClock
-) -> None:
-    use_priority(app, "likes_sauna", "likes_super_sento")
-    user, replies = consented_fan(line)
-    replies = tap(line, user, last(replies), "はい")
-    clock.advance(minutes=1)
-    tap(line, user, last(replies), "はい")
-    clock.advance(minutes=10)
-    replies = line.text(user, "回答変更")
-    listing = last(replies)
-    assert "・スーパー銭湯によく行く：はい\n・サウナが好き：はい" in listing["text"]
-    assert button_labels(listing) == ["スーパー銭湯によく行く", "サウナが好き"]
-    replies = tap(line, user, listing, "サウナが好き")
-    assert "【回答の変更】（いまの回答：はい）" in texts(replies)[0]
-    assert button_labels(last(replies)) == ["はい", "いいえ", "変更しない"]
-    replies = tap(line, user, last(replies), "いいえ")
-    assert texts(replies) == ["回答を変更しました。\nサウナが好き：はい → いいえ"]
-    rows = {row.item_id: row for row in store.answer_rows(user)}
-    assert rows["likes_sauna"].value == 0.0
-    assert rows["likes_sauna"].answered_at == clock()
-    assert len(rows) == 2
-
-
-def test_change_by_typing_a_number(line: LineDriver, app: Flask, store: Store) -> None:
-    use_priority(app, COUNT_ITEM)
-    user, _ = consented_fan(line)
-    line.text(user, "5")
-    listing = last(line.text(user, "回答を変更"))
-    line.postback(user, postback_data(listing, "現地でみる頻度は？"))
-    replies = line.text(user, "８")
-    assert texts(replies) == ["回答を変更しました。\n現地でみる頻度は？：5回 → 8回"]
-    assert store.answers(user) == {COUNT_ITEM: 8.0}
-
-
-def test_keeping_the_answer_in_a_change_changes_nothing(
-    line: LineDriver, app: Flask, store: Store, clock: FrozenClock
-) -> None:
-    use_priority(app, "likes_sauna")
-    user, replies = consented_fan(line)
-    tap(line, user, last(replies), "はい")
-    answered_at = store.answer_rows(user)[0].answered_at
-    clock.advance(minutes=5)
-    listing = last(line.text(user, "回答変更"))
-    replies = tap(line, user, listing, "サウナが好き")
-    replies = tap(line, user, last(replies), "変更しない")
-    assert texts(replies) == ["回答は変更しませんでした。"]
-    assert store.answer_rows(user)[0].answered_at == answered_at
-
-
-def test_change_with_nothing_answered_invites_to_the_survey(line: LineDriver, fan_id: str) -> None:
-    replies = line.text(fan_id, "回答変更")
-    assert texts(replies) == ["まだ回答がありません。「アンケート」と送ってお答えください。"]
-
-
-def test_change_tap_for_an_unanswered_item_is_refused(line: LineDriver, fan_id: str, store: Store) -> None:
-    replies = line.postback(fan_id, encode("change", "likes_camping"))
-    assert "まだお答えいただいていません" in texts(replies)[0]
-    assert store.answers(fan_id) == {}
-
-
-def test_change_list_shows_at_most_twelve_recent_answers(
-    line: LineDriver, store: Store, clock: FrozenClock
-) -> None:
-    user, _ = consented_fan(line)
-    fan = store.fan(user)
-    assert fan is not None
-    items = list(store.catalog)[:15]
-    with store.database.transaction() as session:
-        for minutes, item_id in enumerate(items):
-            record_answer(session, fan.id, item_id, 1.0, clock() + timedelta(minutes=minutes))
-    listing = last(line.text(user, "回答変更"))
-    actions = quick_replies(listing)
-    assert len(actions) == 12
-    assert actions[0]["data"] == encode("change", items[-1])
-    assert all(len(a["label"]) <= 20 for a in actions)
 
 
 def test_two_taps_of_the_same_button_handled_at_once_move_the_round_once(
@@ -504,3 +521,99 @@ def test_two_taps_of_the_same_button_handled_at_once_move_the_round_once(
         second.add(seen_by_second)
         assert not advance(second, seen_by_second, FIRST, clock())
     assert store.rounds(user)[-1].position == 1
+
+
+# --- typed the way people type ----------------------------------------------------------------------
+
+
+def test_a_count_typed_with_its_unit_is_the_answer(line: LineDriver, app: Flask, store: Store) -> None:
+    use_priority(app, COUNT_ITEM, "line_minutes_per_day", "likes_sauna")
+    user, _ = consented_fan(line)
+    replies = line.text(user, "12回")
+    assert texts(replies)[0].startswith("ありがとうございます！")
+    line.text(user, "1時間半")
+    assert store.answers(user) == {COUNT_ITEM: 12.0, "line_minutes_per_day": 90.0}
+
+
+def test_a_range_or_another_period_is_refused_and_asked_again(
+    line: LineDriver, app: Flask, store: Store
+) -> None:
+    use_priority(app, COUNT_ITEM)
+    user, _ = consented_fan(line)
+    replies = line.text(user, "2〜3回")
+    assert_asked_again(replies, "幅ではなく、ひとつの数字でお答えください（例: 3回）。", "現地でみる頻度は？")
+    replies = line.text(user, "月に2回")
+    assert_asked_again(replies, "1年あたりの数でお答えください（例: 3回）。", "現地でみる頻度は？")
+    assert store.answers(user) == {}
+
+
+# --- detours mid-round, stopping, continuing --------------------------------------------------------
+
+
+def test_my_coupons_mid_round_is_answered_then_the_round_is_offered_where_it_was(
+    line: LineDriver, store: Store
+) -> None:
+    user, replies = consented_fan(line)
+    replies = tap(line, user, last(replies), "はい")
+    replies = line.postback(user, encode("coupons"))
+    assert texts(replies)[0].startswith("現在お持ちのクーポンはありません。")
+    assert texts(replies)[1] == "アンケートの途中です（2/5問目）。続きに答えますか？"
+    assert button_labels(last(replies)) == ["続きに答える", "今日はここまで"]
+    replies = tap(line, user, last(replies), "続きに答える")
+    assert texts(replies)[0].startswith("アンケートの続きです。\n\n【Q2/5】")
+    assert len(store.rounds(user)) == 1
+
+
+@pytest.mark.parametrize("typed", ["マイクーポン", "試合日程", "ヘルプ"])
+def test_any_detour_keeps_the_round_open(line: LineDriver, store: Store, typed: str) -> None:
+    user, replies = consented_fan(line)
+    replies = tap(line, user, last(replies), "はい")
+    replies = line.text(user, typed)
+    assert texts(replies)[-1] == "アンケートの途中です（2/5問目）。続きに答えますか？"
+    replies = start_round(line, user)
+    # 「アンケート」 continues, it does not open a new 「全5問」 round.
+    assert texts(replies)[0].startswith("アンケートの続きです。\n\n【Q2/5】")
+    assert len(store.rounds(user)) == 1
+
+
+def test_a_detour_with_buttons_of_its_own_keeps_them_last(line: LineDriver, store: Store) -> None:
+    user, _ = consented_fan(line)
+    replies = line.text(user, "配信停止")
+    assert button_labels(last(replies)) == ["配信再開"]
+    replies = line.text(user, "データ削除")
+    assert button_labels(last(replies)) == ["はい、削除する", "やめる"]
+
+
+@pytest.mark.parametrize("how", ["button", "typed"])
+def test_stopping_mid_round_closes_it_and_keeps_the_answers(line: LineDriver, store: Store, how: str) -> None:
+    user, replies = consented_fan(line)
+    replies = tap(line, user, last(replies), "はい")
+    replies = (
+        tap(line, user, last(replies), "今日はここまで") if how == "button" else line.text(user, "やめる")
+    )
+    assert texts(replies) == [
+        "アンケートを中断しました。ここまでの回答は保存されています。\n"
+        "ご協力ありがとうございました！続きはいつでも、メニューの「アンケート」からどうぞ。"
+    ]
+    assert len(store.answers(user)) == 1
+    assert store.rounds(user)[-1].closed_at is not None
+    replies = line.postback(user, encode("coupons"))
+    assert len(replies) == 1  # nothing left open to offer
+    replies = start_round(line, user)
+    assert "今回は5問です" in texts(replies)[0]
+
+
+def test_continue_after_a_round_opens_the_next_one_and_stop_just_thanks(
+    line: LineDriver, store: Store
+) -> None:
+    user, replies = consented_fan(line)
+    for _ in range(5):
+        replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+    end_of_round = last(replies)
+    replies = tap(line, user, end_of_round, "今日はここまで")
+    assert texts(replies) == [
+        "ご協力ありがとうございました！続きはいつでも、メニューの「アンケート」からどうぞ。"
+    ]
+    replies = tap(line, user, end_of_round, "続けて答える")
+    assert "今回は5問です" in texts(replies)[0] and "【Q1/5】" in texts(replies)[1]
+    assert len(store.rounds(user)) == 2

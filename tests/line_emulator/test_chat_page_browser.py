@@ -191,3 +191,102 @@ def test_fan_follows_sees_reply_and_taps_quick_reply(emulator: tuple[str, Emulat
         "「こんにちは」ですね",
     ]
     assert state.violations == []
+
+
+def test_at_phone_size_one_pane_shows_at_a_time_and_the_newest_message_stays_in_view(
+    emulator: tuple[str, EmulatorState],
+) -> None:
+    require_chromium()
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    from bot.richmenu import render_rich_menu_image, rich_menu_request
+    from line_emulator.state import RichMenu
+    from tests.viewport import PHONE, assert_composer_usable, assert_fully_visible, assert_newest_in_view
+
+    url, state = emulator
+    # The fan's menu, as fanbot installs it: its image loads after the chat has rendered.
+    menu = RichMenu("richmenu-phone", rich_menu_request().to_dict(), render_rich_menu_image(), "image/png")
+    state.rich_menus[menu.rich_menu_id] = menu
+    state.default_rich_menu_id = menu.rich_menu_id
+
+    def slow_image(route: Route) -> None:
+        import time
+
+        time.sleep(0.8)
+        route.continue_()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport=PHONE)
+            page.route("**/richmenus/*/image", slow_image)
+            page.goto(url)
+            expect(page.locator("#new-fan-name")).to_be_in_viewport()
+            expect(page.locator("#chat-empty")).to_be_hidden()
+
+            page.fill("#new-fan-name", "山田 花子")
+            page.click("text=新しいファンを作る")
+            # The chat takes the whole screen; the list is one tap back.
+            expect(page.locator("#fan-list")).to_be_hidden()
+            expect(page.locator("#btn-back")).to_be_visible()
+            assert_composer_usable(page)
+            for button in ("#btn-follow", "#btn-unfollow", "#btn-redeliver"):
+                box = page.locator(button).bounding_box()
+                assert box is not None and box["height"] < 40, f"{button} wraps: {box}"
+
+            page.click("#btn-follow")
+            expect(page.locator(".row.bot .bubble").last).to_have_text(
+                "友だち追加ありがとう！応援しているチームは？"
+            )
+            expect(page.locator("#rich-menu-image")).to_be_visible()
+            page.wait_for_function("document.getElementById('rich-menu-image').naturalWidth > 0")
+            assert_newest_in_view(page)
+            tile = page.locator(".rich-menu-area").first.bounding_box()
+            assert tile is not None and tile["width"] > 180 and tile["height"] > 120, tile
+
+            for number in range(1, 9):
+                before = page.locator(".row.bot").count()
+                page.fill("#composer-text", f"{number}回目")
+                page.keyboard.press("Enter")
+                page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+                expect(page.locator(".row.bot .bubble").last).to_have_text(f"「{number}回目」ですね")
+                assert_newest_in_view(page)
+                assert_composer_usable(page)
+
+            # Reading back up: a new reply must not pull the reader down, but says it is there.
+            page.mouse.move(195, 300)
+            page.mouse.wheel(0, -3000)
+            page.wait_for_function("document.getElementById('messages').scrollTop < 50")
+            before = page.locator(".row.bot").count()
+            user_id = state.list_users()[0].user_id
+            page.evaluate(
+                "id => fetch('api/users/' + id + '/text', {method: 'POST', headers: {'Content-Type': "
+                "'application/json'}, body: JSON.stringify({text: 'まだ読んでる'})})",
+                user_id,
+            )
+            page.wait_for_function(f"document.querySelectorAll('.row.bot').length > {before}")
+            expect(page.locator("#btn-jump")).to_be_visible()
+            assert page.evaluate("document.getElementById('messages').scrollTop") < 50
+            page.click("#btn-jump")
+            assert_newest_in_view(page)
+            expect(page.locator("#btn-jump")).to_be_hidden()
+
+            # Reopening the chat (a reload keeps it open) lands on the newest message even
+            # though the rich-menu image arrives late and shrinks the message area.
+            page.reload()
+            expect(page.locator("#chat-title")).to_have_text("山田 花子")
+            page.wait_for_function("document.getElementById('rich-menu-image').naturalWidth > 0")
+            assert_newest_in_view(page)
+            page.screenshot(path="/tmp/fanbot-emulator-phone-chat.png")
+
+            page.click("#btn-back")
+            expect(page.locator("#fan-list")).to_be_visible()
+            expect(page.locator("#chat")).to_be_hidden()
+            assert_fully_visible(page.locator("#fan-list button").first, "the fan in the list")
+            page.screenshot(path="/tmp/fanbot-emulator-phone-list.png")
+        finally:
+            browser.close()
+    assert state.violations == []
