@@ -23,6 +23,7 @@ from bot.url_ids import parse_page
 from data.answer_activity import answers_per_day
 from data.fan_overview import fan_answers, fan_counts, list_fans
 from data.models import Fan
+from data.schedule import load_schedule, upcoming
 from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_coverage import survey_coverage
 
@@ -73,8 +74,14 @@ def dashboard() -> Any:
     now = clock()()
     counts = fan_counts(db, now, get_settings().consent_version)
     chart = daily_bar_chart(answers_per_day(db, now, days=DASHBOARD_DAYS))
+    # Until games live in the database (the after-the-game work), the next game comes from the schedule file.
+    next_games = upcoming(load_schedule(), now, limit=1)
     return render_template(
-        "admin/dashboard.html", counts=counts, chart=chart, coverage=survey_coverage(db, get_catalog())
+        "admin/dashboard.html",
+        counts=counts,
+        chart=chart,
+        coverage=survey_coverage(db, get_catalog()),
+        next_game=next_games[0] if next_games else None,
     )
 
 
