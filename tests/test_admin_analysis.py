@@ -187,3 +187,17 @@ def test_downloads_are_attachments_and_unknown_files_are_not_found(
     assert admin_client.get(f"/admin/analysis/{job.id}/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
     assert admin_client.get(f"/admin/analysis/{job.id}/files/fanbot.db").status_code == 404
     assert admin_client.get("/admin/analysis/999/pairs").status_code == 404
+
+
+def test_typed_filters_are_escaped_when_shown_back(
+    admin_client: FlaskClient, app: Flask, session: Session, clock: FrozenClock
+) -> None:
+    plant_answers(session, clock)
+    run_analysis(admin_client, app)
+    job = finished_job(session)
+    attack = '"><script>alert(1)</script>'
+    html = admin_client.get(
+        f"/admin/analysis/{job.id}/pairs", query_string={"item": attack, "n": attack}
+    ).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
