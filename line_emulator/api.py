@@ -25,6 +25,7 @@ from line_emulator.state import (
     LoadingAnimation,
     LogEntry,
     RichMenu,
+    RichMenuProblem,
 )
 
 bp = Blueprint("line_api", __name__, url_prefix="/v2/bot")
@@ -122,9 +123,16 @@ def _gate() -> Response | None:
         return error_response(401, AUTH_FAILED)
 
     raw = request.get_data(cache=True)
-    if raw and (request.mimetype == "application/json"):
+    expects_json = contract.expects_json(request.method, request.path)
+    if expects_json and request.mimetype != "application/json":
+        # The body is validated whatever the header says: a JSON API with another
+        # Content-Type is itself a contract violation, not a way around the check.
+        content_type = request.mimetype or "missing"
+        state.add_violations([f"{request.method} {request.path}: Content-Type is {content_type}, not JSON"])
+        return error_response(415, "Unsupported Media Type: the Content-Type must be application/json")
+    if expects_json or (raw and request.mimetype == "application/json"):
         try:
-            g.json_body = json.loads(raw)
+            g.json_body = json.loads(raw) if raw else None
         except ValueError:
             return error_response(400, "The request body could not be parsed as JSON (line: -, column: -)")
         errors = contract.request_errors(request.method, request.path, g.json_body)
@@ -440,6 +448,17 @@ def _rich_menu_not_found() -> Response:
     return error_response(404, "Not found")
 
 
+def _rich_menu_problem(problem: RichMenuProblem) -> Response:
+    if problem == "not_found":
+        return _rich_menu_not_found()
+    if problem == "has_image":
+        # LINE does not let an image be replaced; a new rich menu is needed.
+        return error_response(400, "An image has already been uploaded to the richmenu")
+    if problem == "unknown_user":
+        return error_response(400, "The user ID is invalid")
+    return error_response(400, "An image has not been uploaded to the richmenu")
+
+
 @bp.post("/richmenu")
 def create_rich_menu() -> Response:
     body = _json_object()
@@ -448,8 +467,7 @@ def create_rich_menu() -> Response:
         return _invalid_body(problems)
     state = _state()
     menu = RichMenu(rich_menu_id="richmenu-" + uuid.uuid4().hex, body=body)
-    with state.lock:
-        state.rich_menus[menu.rich_menu_id] = menu
+    state.add_rich_menu(menu)
     return _ok({"richMenuId": menu.rich_menu_id})
 
 
@@ -461,15 +479,12 @@ def validate_rich_menu() -> Response:
 
 @bp.get("/richmenu/list")
 def list_rich_menus() -> Response:
-    state = _state()
-    with state.lock:
-        menus = [m.as_response() for m in state.rich_menus.values()]
-    return _ok({"richmenus": menus})
+    return _ok({"richmenus": [m.as_response() for m in _state().list_rich_menus()]})
 
 
 @bp.get("/richmenu/<rich_menu_id>")
 def get_rich_menu(rich_menu_id: str) -> Response:
-    menu = _state().rich_menus.get(rich_menu_id)
+    menu = _state().get_rich_menu(rich_menu_id)
     return _ok(menu.as_response()) if menu else _rich_menu_not_found()
 
 
@@ -488,20 +503,13 @@ def upload_rich_menu_image(rich_menu_id: str) -> Response:
         return error_response(400, "The request body is empty")
     if len(data) > MAX_RICH_MENU_IMAGE_BYTES:
         return error_response(413, "Payload Too Large")
-    with state.lock:
-        menu = state.rich_menus.get(rich_menu_id)
-        if menu is None:
-            return _rich_menu_not_found()
-        if menu.image is not None:
-            # LINE does not let an image be replaced; a new rich menu is needed.
-            return error_response(400, "An image has already been uploaded to the richmenu")
-        menu.image, menu.image_content_type = data, request.mimetype
-    return _ok()
+    problem = state.set_rich_menu_image(rich_menu_id, data, request.mimetype)
+    return _ok() if problem is None else _rich_menu_problem(problem)
 
 
 @bp.get("/richmenu/<rich_menu_id>/content")
 def download_rich_menu_image(rich_menu_id: str) -> Response:
-    menu = _state().rich_menus.get(rich_menu_id)
+    menu = _state().get_rich_menu(rich_menu_id)
     if menu is None or menu.image is None:
         return _rich_menu_not_found()
     response = make_response(menu.image)
@@ -511,15 +519,8 @@ def download_rich_menu_image(rich_menu_id: str) -> Response:
 
 @bp.post("/user/all/richmenu/<rich_menu_id>")
 def set_default_rich_menu(rich_menu_id: str) -> Response:
-    state = _state()
-    with state.lock:
-        menu = state.rich_menus.get(rich_menu_id)
-        if menu is None:
-            return _rich_menu_not_found()
-        if menu.image is None:
-            return error_response(400, "An image has not been uploaded to the richmenu")
-        state.default_rich_menu_id = rich_menu_id
-    return _ok()
+    problem = _state().set_default_rich_menu(rich_menu_id)
+    return _ok() if problem is None else _rich_menu_problem(problem)
 
 
 @bp.get("/user/all/richmenu")
@@ -530,36 +531,23 @@ def get_default_rich_menu() -> Response:
 
 @bp.delete("/user/all/richmenu")
 def cancel_default_rich_menu() -> Response:
-    state = _state()
-    with state.lock:
-        state.default_rich_menu_id = None
+    _state().clear_default_rich_menu()
     return _ok()
 
 
 @bp.post("/user/<user_id>/richmenu/<rich_menu_id>")
 def link_rich_menu(user_id: str, rich_menu_id: str) -> Response:
-    state = _state()
-    with state.lock:
-        menu = state.rich_menus.get(rich_menu_id)
-        if menu is None:
-            return _rich_menu_not_found()
-        if state.get_user(user_id) is None:
-            return error_response(400, "The user ID is invalid")
-        if menu.image is None:
-            return error_response(400, "An image has not been uploaded to the richmenu")
-        state.user_rich_menus[user_id] = rich_menu_id
-    return _ok()
+    problem = _state().link_rich_menu(user_id, rich_menu_id)
+    return _ok() if problem is None else _rich_menu_problem(problem)
 
 
 @bp.get("/user/<user_id>/richmenu")
 def get_user_rich_menu(user_id: str) -> Response:
-    menu_id = _state().user_rich_menus.get(user_id)
+    menu_id = _state().linked_rich_menu_id(user_id)
     return _ok({"richMenuId": menu_id}) if menu_id else error_response(404, "the user has no richmenu")
 
 
 @bp.delete("/user/<user_id>/richmenu")
 def unlink_rich_menu(user_id: str) -> Response:
-    state = _state()
-    with state.lock:
-        state.user_rich_menus.pop(user_id, None)
+    _state().unlink_rich_menu(user_id)
     return _ok()

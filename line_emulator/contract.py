@@ -12,13 +12,17 @@ buttons inside footers...).
 The OpenAPI documents also leave optional some fields that the Messaging API reference
 marks required (a postback action's ``data``, a Flex text's ``text``...). The platform
 rejects messages without them, so `REFERENCE_CONSTRAINTS` adds exactly those, each
-named with the reference section it comes from.
+named with the reference section it comes from. It also leaves out most of the
+reference's limits (text length, quick-reply labels, ``altText``, postback data...):
+`REFERENCE_LIMITS` adds them the same way, and `flex_size_errors` checks the JSON size
+limits of Flex containers, which no schema keyword can express.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
 import re
 import threading
@@ -56,6 +60,30 @@ REFERENCE_CONSTRAINTS: dict[str, dict[str, Any]] = {
     # "#items-object": type ("action") and action are required.
     "QuickReplyItem": {"required": ["type", "action"]},
 }
+
+# Limits stated in https://developers.line.biz/en/reference/messaging-api/ that the OpenAPI
+# documents leave out; LINE refuses a message that breaks one with 400.
+REFERENCE_LIMITS: dict[str, dict[str, Any]] = {
+    # "#text-message": text max 5,000 characters.
+    "TextMessage": {"properties": {"text": {"maxLength": 5000}}},
+    # "#text-message-v2": text max 5,000 characters.
+    "TextMessageV2": {"properties": {"text": {"maxLength": 5000}}},
+    # "#flex-message" / "#template-messages": altText max 1,500 characters.
+    "FlexMessage": {"properties": {"altText": {"maxLength": 1500}}},
+    "TemplateMessage": {"properties": {"altText": {"maxLength": 1500}}},
+    # "#f-carousel": at most 12 bubbles.
+    "FlexCarousel": {"properties": {"contents": {"maxItems": 12}}},
+    # "#postback-action": data max 300 characters, displayText max 300 characters.
+    "PostbackAction": {"properties": {"data": {"maxLength": 300}, "displayText": {"maxLength": 300}}},
+    # "#message-action": text max 300 characters.
+    "MessageAction": {"properties": {"text": {"maxLength": 300}}},
+    # "#items-object": the label of a quick reply button's action is max 20 characters.
+    "QuickReplyItem": {"properties": {"action": {"properties": {"label": {"maxLength": 20}}}}},
+}
+# "#f-bubble": a bubble's JSON is at most 30 KB; "#f-carousel": a carousel's at most 50 KB.
+# Counted as UTF-8 bytes of compact JSON, with KB = 1,000 bytes (the stricter reading).
+MAX_BUBBLE_BYTES = 30_000
+MAX_CAROUSEL_BYTES = 50_000
 
 
 @dataclass(frozen=True)
@@ -120,7 +148,12 @@ class Contract:
                 return [ContractError("", f"{method.upper()} {operation.template} requires a JSON body")]
             return []
         validator = self._validator("api", operation.method + " " + operation.template, operation.body_schema)
-        return _errors(validator, body)
+        return _errors(validator, body) + flex_size_errors(body)
+
+    def expects_json(self, method: str, path: str) -> bool:
+        """Whether this operation takes a JSON request body (so its Content-Type must say so)."""
+        operation = self._find_operation(method, path)
+        return operation is not None and operation.body_schema is not None
 
     def webhook_errors(self, body: Any) -> list[ContractError]:
         validator = self._validator("webhook", "CallbackRequest", {"$ref": _DEFS_REF + "CallbackRequest"})
@@ -164,7 +197,43 @@ def _errors(validator: Draft202012Validator, instance: Any) -> list[ContractErro
     return sorted(found, key=lambda e: (e.property, e.message))
 
 
+def flex_size_errors(body: Any) -> list[ContractError]:
+    """Flex containers in ``body["messages"]`` over the reference's JSON size limits."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return []
+    found = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("type") != "flex":
+            continue
+        contents = message.get("contents")
+        if not isinstance(contents, dict):
+            continue
+        where = f"messages[{index}].contents"
+        if contents.get("type") == "carousel":
+            if json_bytes(contents) > MAX_CAROUSEL_BYTES:
+                found.append(ContractError(where, f"JSON size must be at most {MAX_CAROUSEL_BYTES} bytes"))
+            bubbles = contents.get("contents")
+            for number, bubble in enumerate(bubbles if isinstance(bubbles, list) else []):
+                if json_bytes(bubble) > MAX_BUBBLE_BYTES:
+                    found.append(
+                        ContractError(
+                            f"{where}.contents[{number}]",
+                            f"JSON size must be at most {MAX_BUBBLE_BYTES} bytes",
+                        )
+                    )
+        elif json_bytes(contents) > MAX_BUBBLE_BYTES:
+            found.append(ContractError(where, f"JSON size must be at most {MAX_BUBBLE_BYTES} bytes"))
+    return found
+
+
+def json_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def _message(error: ValidationError) -> str:
+    if error.validator == "maxLength":
+        return f"Length must be between 0 and {error.validator_value}"
     if error.validator == "maxItems":
         return f"Size must be at most {error.validator_value}"
     if error.validator == "minItems":
@@ -284,9 +353,10 @@ def prepare_schemas(schemas: dict[str, Any]) -> dict[str, Any]:
                 }
             )
         defs[name] = {"allOf": dispatch}
-    for name, extra in REFERENCE_CONSTRAINTS.items():
-        if name in defs:
-            defs[name] = {"allOf": [defs[name], extra]}
+    for constraints in (REFERENCE_CONSTRAINTS, REFERENCE_LIMITS):
+        for name, extra in constraints.items():
+            if name in defs:
+                defs[name] = {"allOf": [defs[name], extra]}
     return defs
 
 

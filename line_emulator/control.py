@@ -102,7 +102,7 @@ def conversation(user_id: str) -> Response:
 
 @bp.get("/api/richmenus/<rich_menu_id>/image")
 def rich_menu_image(rich_menu_id: str) -> Response:
-    menu = _state().rich_menus.get(rich_menu_id)
+    menu = _state().get_rich_menu(rich_menu_id)
     if menu is None or menu.image is None:
         return _problem(404, "画像がありません")
     response = make_response(menu.image)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["bot", "user"]
+# Why a rich-menu change was refused; the API turns each into LINE's answer.
+RichMenuProblem = Literal["not_found", "has_image", "no_image", "unknown_user"]
 
 
 def new_user_id() -> str:
@@ -152,6 +154,29 @@ class EmulatorState:
     _injected: dict[str, deque[InjectedFailure]] = field(default_factory=dict, repr=False)
     _buckets: dict[str, _TokenBucket] = field(default_factory=dict, repr=False)
     _message_seq: int = field(default=0, repr=False)
+
+    def restore_persistent(
+        self,
+        *,
+        users: dict[str, FanUser],
+        conversations: dict[str, list[LogEntry]],
+        rich_menus: dict[str, RichMenu],
+        default_rich_menu_id: str | None,
+        user_rich_menus: dict[str, str],
+        accepted_retry_keys: dict[str, AcceptedRequest],
+        message_seq: int,
+        total_usage: int,
+    ) -> None:
+        """Replace, in one step, what `line_emulator.store` keeps across restarts."""
+        with self.lock:
+            self.users = users
+            self.conversations = conversations
+            self.rich_menus = rich_menus
+            self.default_rich_menu_id = default_rich_menu_id
+            self.user_rich_menus = user_rich_menus
+            self.accepted_retry_keys = accepted_retry_keys
+            self._message_seq = message_seq
+            self.total_usage = total_usage
 
     # -- fans -------------------------------------------------------------------------
 
@@ -309,6 +334,67 @@ class EmulatorState:
             return None
 
     # -- rich menus -------------------------------------------------------------------
+
+    def add_rich_menu(self, menu: RichMenu) -> None:
+        with self.lock:
+            self.rich_menus[menu.rich_menu_id] = menu
+
+    def list_rich_menus(self) -> list[RichMenu]:
+        with self.lock:
+            return list(self.rich_menus.values())
+
+    def get_rich_menu(self, rich_menu_id: str) -> RichMenu | None:
+        with self.lock:
+            return self.rich_menus.get(rich_menu_id)
+
+    def set_rich_menu_image(
+        self, rich_menu_id: str, image: bytes, content_type: str
+    ) -> RichMenuProblem | None:
+        """Attach the menu's image once; LINE does not let an image be replaced."""
+        with self.lock:
+            menu = self.rich_menus.get(rich_menu_id)
+            if menu is None:
+                return "not_found"
+            if menu.image is not None:
+                return "has_image"
+            menu.image, menu.image_content_type = image, content_type
+            return None
+
+    def set_default_rich_menu(self, rich_menu_id: str) -> RichMenuProblem | None:
+        with self.lock:
+            problem = self._linkable(rich_menu_id)
+            if problem is None:
+                self.default_rich_menu_id = rich_menu_id
+            return problem
+
+    def clear_default_rich_menu(self) -> None:
+        with self.lock:
+            self.default_rich_menu_id = None
+
+    def link_rich_menu(self, user_id: str, rich_menu_id: str) -> RichMenuProblem | None:
+        with self.lock:
+            if rich_menu_id not in self.rich_menus:
+                return "not_found"
+            if user_id not in self.users:
+                return "unknown_user"
+            problem = self._linkable(rich_menu_id)
+            if problem is None:
+                self.user_rich_menus[user_id] = rich_menu_id
+            return problem
+
+    def linked_rich_menu_id(self, user_id: str) -> str | None:
+        with self.lock:
+            return self.user_rich_menus.get(user_id)
+
+    def unlink_rich_menu(self, user_id: str) -> None:
+        with self.lock:
+            self.user_rich_menus.pop(user_id, None)
+
+    def _linkable(self, rich_menu_id: str) -> RichMenuProblem | None:
+        menu = self.rich_menus.get(rich_menu_id)
+        if menu is None:
+            return "not_found"
+        return "no_image" if menu.image is None else None
 
     def rich_menu_for(self, user_id: str) -> RichMenu | None:
         """The menu this fan sees: a per-user link wins over the default, as on LINE."""

@@ -119,15 +119,16 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
         for menu in data["richMenus"]
     }
     retry_keys = {key: AcceptedRequest(**value) for key, value in data["acceptedRetryKeys"].items()}
-    with state.lock:
-        state.users = users
-        state.conversations = conversations
-        state.rich_menus = menus
-        state.default_rich_menu_id = data["defaultRichMenuId"]
-        state.user_rich_menus = dict(data["userRichMenus"])
-        state.accepted_retry_keys = retry_keys
-        state._message_seq = int(data["messageSeq"])
-        state.total_usage = int(data["totalUsage"])
+    state.restore_persistent(
+        users=users,
+        conversations=conversations,
+        rich_menus=menus,
+        default_rich_menu_id=data["defaultRichMenuId"],
+        user_rich_menus=dict(data["userRichMenus"]),
+        accepted_retry_keys=retry_keys,
+        message_seq=int(data["messageSeq"]),
+        total_usage=int(data["totalUsage"]),
+    )
 
 
 __all__ = ["EmulatorStore", "restore", "snapshot"]

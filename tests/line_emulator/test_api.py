@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -533,3 +534,48 @@ def test_sdk_reply_with_used_token_raises_400(sdk: MessagingApi, state: Emulator
 
     assert raised.value.status == 400
     assert "Invalid reply token" in raised.value.body
+
+
+# -- Content-Type -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_api_called_with_another_content_type_is_refused_and_recorded(
+    client: FlaskClient, state: EmulatorState, fan: str, content_type: str | None
+) -> None:
+    headers = dict(AUTH)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    body = json.dumps({"to": fan, "messages": [{"type": "text"}]})
+
+    response = client.post("/v2/bot/message/push", data=body, headers=headers)
+
+    assert response.status_code == 415
+    assert state.messages_for(fan) == []
+    assert len(state.violations) == 1 and "not JSON" in state.violations[0]
+
+
+def test_a_charset_parameter_on_json_is_still_json_and_still_validated(
+    client: FlaskClient, state: EmulatorState, fan: str
+) -> None:
+    headers = {**AUTH, "Content-Type": "application/json; charset=utf-8"}
+
+    ok = client.post(
+        "/v2/bot/message/push", data=json.dumps({"to": fan, "messages": [TEXT]}), headers=headers
+    )
+    bad = client.post(
+        "/v2/bot/message/push", data=json.dumps({"to": fan, "messages": [{"type": "text"}]}), headers=headers
+    )
+
+    assert ok.status_code == 200
+    assert bad.status_code == 400
+    assert state.messages_for(fan) == [TEXT]
+
+
+def test_a_json_api_called_without_a_body_is_refused_by_the_contract(
+    client: FlaskClient, state: EmulatorState
+) -> None:
+    response = client.post("/v2/bot/message/push", headers={**AUTH, "Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert any("requires a JSON body" in v for v in state.violations)
