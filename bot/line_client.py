@@ -124,6 +124,20 @@ class LineClient:
         headers = response.headers or {}
         return SendResult(request_id=headers.get("x-line-request-id"), sent_message_ids=sent)
 
+    def display_name(self, user_id: str) -> str | None:
+        """The fan's LINE display name, or None when LINE has no profile for them.
+
+        LINE answers 404 for a user who is not (or no longer) a friend of the account;
+        that is an answer, not a failure. Other errors raise `LineApiError`.
+        """
+        try:
+            response = self._call(self.messaging.get_profile_with_http_info, user_id)
+        except LineApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        return str(response.data.display_name) if response.data is not None else None
+
     def show_loading(self, user_id: str, seconds: int = 5) -> None:
         request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
         self._call(self.messaging.show_loading_animation_with_http_info, request)

@@ -48,16 +48,16 @@ INK = (255, 255, 255)
 class Tile:
     kind: str  # postback kind, see bot.postback.KINDS
     label: str  # drawn on the image and echoed in the chat as the fan's tap
-    subtitle: str
+    subtitle: str  # Japanese only: fans read the menu, and it is all they read
     color: tuple[int, int, int]
     icon: str
 
 
 TILES: tuple[Tile, ...] = (
-    Tile("survey", "アンケート", "Survey", (0, 82, 155), "survey"),
-    Tile("coupons", "マイクーポン", "My coupons", (219, 68, 55), "coupon"),
-    Tile("schedule", "試合日程", "Schedule", (15, 135, 90), "calendar"),
-    Tile("settings", "設定", "Settings", (84, 96, 112), "gear"),
+    Tile("survey", "アンケート", "答えて特典をゲット", (0, 82, 155), "survey"),
+    Tile("coupons", "マイクーポン", "お店で使えるクーポン", (219, 68, 55), "coupon"),
+    Tile("schedule", "試合日程", "ホームゲームの予定", (15, 135, 90), "calendar"),
+    Tile("settings", "設定", "配信停止・データ削除", (84, 96, 112), "gear"),
 )
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from data.catalog import Item
 from data.models import Answer
-from data.spoken_numbers import UNIT_WORDS, SpokenNumberError, read_count, strip_thousands
+from data.spoken_numbers import SpokenNumberError, read_count, strip_thousands
+from data.units import UNITS
 
 YES_WORDS = {"1", "はい", "yes", "y", "true", "ある", "あり"}
 NO_WORDS = {"0", "いいえ", "no", "n", "false", "ない", "なし"}
@@ -54,7 +55,7 @@ def parse_value(item: Item, raw: object) -> float:
             except SpokenNumberError as error:
                 raise AnswerError(str(error)) from None
         if not math.isfinite(value):
-            example = UNIT_WORDS[item.unit].example if item.unit in UNIT_WORDS else "3"
+            example = UNITS[item.unit].example if item.unit in UNITS else "3"
             raise AnswerError(f"数字でお答えください（例: {example}）。")
     if item.accepts(value):
         return value

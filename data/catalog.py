@@ -15,16 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from data.units import UNITS as UNIT_TABLE
+
 AnswerType = Literal["yes_no", "count"]
 ANSWER_TYPES: tuple[AnswerType, ...] = ("yes_no", "count")
-UNITS = (
-    "times_per_month",
-    "times_per_week",
-    "times_per_year",
-    "days_per_week",
-    "minutes_per_day",
-    "yen_per_month",
-)
+UNITS = tuple(UNIT_TABLE)
 # How a fan or marketer reads each catalog category (「回答変更」 lists answers by these).
 CATEGORY_LABELS: dict[str, str] = {
     "sports_interest": "スポーツへの関心",

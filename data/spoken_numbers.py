@@ -14,30 +14,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
-__all__ = ["UNIT_WORDS", "SpokenNumberError", "UnitWords", "read_count", "strip_thousands"]
+from data.units import UNITS, Unit
+
+__all__ = ["SpokenNumberError", "read_count", "strip_thousands"]
 
 
 class SpokenNumberError(ValueError):
     """Not one clear number; the message is Japanese, for the person who typed it."""
 
-
-@dataclass(frozen=True)
-class UnitWords:
-    period: str  # "day", "week", "month", "year"
-    suffixes: tuple[str, ...]  # unit words that may follow the number
-    example: str
-
-
-UNIT_WORDS: dict[str, UnitWords] = {
-    "times_per_month": UnitWords("month", ("回", "度"), "3回"),
-    "times_per_week": UnitWords("week", ("回", "度"), "3回"),
-    "times_per_year": UnitWords("year", ("回", "度"), "3回"),
-    "days_per_week": UnitWords("week", ("日",), "3日"),
-    "minutes_per_day": UnitWords("day", ("分",), "30分、1時間半"),
-    "yen_per_month": UnitWords("month", ("円",), "3000円、1万円"),
-}
 
 PERIOD_NAMES = {"day": "1日", "week": "1週間", "month": "1か月", "year": "1年"}
 # Period words a fan may put first (「週3回」, 「1日2時間」, 「月に5000円」).
@@ -91,7 +76,7 @@ def read_count(text: str, unit: str) -> float:
     >>> read_count("12回", "times_per_year"), read_count("1時間半", "minutes_per_day")
     (12.0, 90.0)
     """
-    words = UNIT_WORDS.get(unit)
+    words = UNITS.get(unit)
     if words is None:
         raise ValueError(f"unknown unit {unit!r}")
     phrase = strip_thousands("".join(text.split()))
@@ -120,7 +105,7 @@ def read_count(text: str, unit: str) -> float:
     return value
 
 
-def _read_with_unit(phrase: str, unit: str, words: UnitWords) -> float | None:
+def _read_with_unit(phrase: str, unit: str, words: Unit) -> float | None:
     if unit == "minutes_per_day":
         match = re.fullmatch(rf"(?:(?P<h>{_NUMBER})時間(?P<half>半)?)?(?:(?P<m>{_NUMBER})分?)?", phrase)
         if match is None or not (match["h"] or match["m"]):
@@ -132,7 +117,7 @@ def _read_with_unit(phrase: str, unit: str, words: UnitWords) -> float | None:
         if hours is None or minutes is None:
             return None
         return hours * 60 + (30 if match["half"] else 0) + minutes
-    suffixes = "|".join(map(re.escape, words.suffixes))
+    suffixes = "|".join(map(re.escape, words.typed_suffixes))
     match = re.fullmatch(rf"(?P<n>{_NUMBER})(?:{suffixes})?", phrase)
     return _number(match["n"]) if match else None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -68,7 +70,7 @@ def test_fan_list_and_detail_show_stored_answers(
     detail = admin_client.get(f"/admin/fans/{fan.id}").get_data(as_text=True)
     assert "スーパー銭湯" in detail
     assert "はい" in detail
-    assert ">12<" in detail
+    assert ">12回<" in detail  # with the catalog's unit
     assert "2026-11-28 21:30" in detail  # stored in UTC, shown in Asia/Tokyo
 
 
@@ -91,7 +93,20 @@ def test_logout_needs_the_form_token_and_ends_the_session(admin_client: FlaskCli
 
 def test_survey_page_lists_every_catalog_item(admin_client: FlaskClient, app: Flask) -> None:
     html = admin_client.get("/admin/survey").get_data(as_text=True)
-    assert html.count("<code>") == len(app.extensions["fanbot.catalog"])
+    assert html.count('title="項目ID: ') == len(app.extensions["fanbot.catalog"])
+
+
+def test_survey_page_shows_questions_and_means_with_units_not_internal_keys(
+    admin_client: FlaskClient, fan_id: str, session: Session, clock: FrozenClock
+) -> None:
+    fan = session.scalars(select(Fan).where(Fan.line_user_id == fan_id)).one()
+    record_answer(session, fan.id, "live_games_per_year", 12.0, clock())
+    record_answer(session, fan.id, "line_minutes_per_day", 90.0, clock())
+    session.commit()
+    html = admin_client.get("/admin/survey").get_data(as_text=True)
+    visible = re.sub(r'title="[^"]*"|name="[^"]*"|id="[^"]*"', "", html)
+    assert "interested_pro_baseball" not in visible and "times_per_year" not in visible
+    assert "平均 12.0 回/年" in html and "平均 90.0 分/日" in html
 
 
 def test_staff_account_rules(db_session: Session, clock: FrozenClock) -> None:

@@ -122,6 +122,7 @@ def answered(engine: Engine) -> None:
             record_answer(session, fan.id, BASEBALL, yes, NOW)
             record_answer(session, fan.id, LIVE_GAMES, games, NOW)
         session.add(AnonymousCount(key="deleted_fans", count=2))
+        session.add(AnonymousCount(key="deleted_answers", count=1130))
         session.commit()
 
 
@@ -138,7 +139,8 @@ def test_survey_stats_prints_an_aligned_table_with_the_anonymous_counts(database
     assert baseball.split()[-2:] == ["4", "75.0%"]
     live = next(line for line in table if line.startswith(LIVE_GAMES))
     assert live.split()[-3:] == ["平均", "8.00", "回/年"]
-    assert footer == "削除後も残す匿名の集計: deleted_fans 2"
+    # Japanese for the marketer, no internal keys.
+    assert footer == "削除後も残す匿名の集計: 削除された回答 1,130件、データを削除したファン 2人"
     assert result.stderr == ""  # not a terminal: no progress bar
 
 
@@ -154,7 +156,7 @@ def test_survey_stats_csv_is_machine_readable(database_url: str) -> None:
     assert float(by_id[BASEBALL]["yes_share"]) == pytest.approx(0.75)
     assert by_id[BASEBALL]["mean"] == ""
     assert float(by_id[LIVE_GAMES]["mean"]) == pytest.approx(8.0)
-    assert "deleted_fans 2" in result.stderr  # the footer stays out of the CSV
+    assert "データを削除したファン 2人" in result.stderr  # the footer stays out of the CSV
 
 
 def test_survey_stats_shows_a_progress_bar_on_stderr_when_asked(database_url: str) -> None:

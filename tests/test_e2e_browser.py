@@ -205,3 +205,94 @@ def test_fan_answers_two_rounds_changes_an_answer_opts_out_and_in_and_deletes_da
     with Session(engine) as db:
         assert db.scalar(select(func.count()).select_from(Answer)) == 0
     engine.dispose()
+
+
+def test_at_phone_size_a_fan_answers_by_tap_and_by_typing_and_returns_from_my_coupons(
+    product: Product, page: object
+) -> None:
+    """The Done-when of issue 13: after every step the newest message and its quick replies are in view."""
+    from playwright.sync_api import Page, expect
+
+    from bot.line_client import LineClient
+    from bot.richmenu import setup_rich_menu
+    from bot.survey import install_priority_provider
+    from data.models import Answer
+    from tests.viewport import DESKTOP, PHONE, assert_composer_usable, assert_newest_in_view
+
+    assert isinstance(page, Page)
+    # The round: two yes/no questions, then a count question to answer by typing.
+    round_items = ["likes_super_sento", "watches_sports_live_yearly", "live_games_per_year", "likes_sauna"]
+    install_priority_provider(product.app, lambda _session: list(round_items))
+    client = LineClient(product.app.extensions["fanbot.settings"])
+    try:
+        setup_rich_menu(client)  # as `make run` does
+    finally:
+        client.close()
+    page.set_viewport_size(PHONE)
+    last_bot = page.locator(".row.bot .bubble").last
+
+    _open_new_fan(page, product.url, "高橋 さくら")
+    expect(last_bot).to_contain_text("同意しますか")
+    expect(page.locator("#fan-list")).to_be_hidden()
+    assert_newest_in_view(page)
+    assert_composer_usable(page)
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-phone-1-follow.png"))
+
+    _tap(page, "同意する")
+    expect(last_bot).to_contain_text("【Q1/5】")
+    assert_newest_in_view(page)
+
+    _tap(page, "はい")
+    expect(last_bot).to_contain_text("【Q2/5】")
+    assert_newest_in_view(page)
+    _tap(page, "いいえ")
+    expect(last_bot).to_contain_text("【Q3/5】\n現地でみる頻度は？")
+    assert_newest_in_view(page)
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-phone-2-count-question.png"))
+
+    _say(page, "12回")
+    expect(last_bot).to_contain_text("【Q4/5】")
+    assert_newest_in_view(page)
+    assert_composer_usable(page)
+
+    # マイクーポン from the rich menu (typing folded it away, as the phone's keyboard does).
+    if page.locator("#rich-menu-frame").is_hidden():
+        page.click("#rich-menu-bar")
+    coupons = page.get_by_role("button", name="マイクーポン")
+    expect(coupons).to_be_in_viewport()
+    _then_bot_replies(page, coupons.click)
+    expect(last_bot).to_have_text("アンケートの途中です（4/5問目）。続きに答えますか？")
+    expect(page.locator(".row.bot .bubble", has_text="現在お持ちのクーポンはありません")).to_have_count(1)
+    assert_newest_in_view(page)
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-phone-3-coupons-mid-round.png"))
+
+    _tap(page, "続きに答える")
+    expect(page.locator(".row.user .bubble").last).to_have_text("続きに答えます")
+    expect(last_bot).to_contain_text("アンケートの続きです。")
+    expect(last_bot).to_contain_text("【Q4/5】\nサウナが好き")
+    assert_newest_in_view(page)
+
+    _tap(page, "はい")
+    expect(last_bot).to_contain_text("【Q5/5】")
+    assert_newest_in_view(page)
+    _tap(page, index=0)
+    expect(last_bot).to_contain_text("これまでに5問にお答えいただきました")
+    assert_newest_in_view(page)
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-phone-4-round-done.png"))
+
+    engine = create_engine(normalize_url(product.database_url))
+    with Session(engine) as db:
+        stored = {a.item_id: a.value for a in db.scalars(select(Answer))}
+    engine.dispose()
+    assert stored["live_games_per_year"] == 12.0
+    assert stored["likes_super_sento"] == 1.0 and stored["watches_sports_live_yearly"] == 0.0
+    assert stored["likes_sauna"] == 1.0 and len(stored) == 5
+
+    # The same chat on a desktop screen: both panes side by side, still on the newest message.
+    page.set_viewport_size(DESKTOP)
+    page.reload()
+    expect(page.locator("#fan-list")).to_be_visible()
+    expect(page.locator("#chat-title")).to_have_text("高橋 さくら")
+    page.wait_for_function("document.getElementById('rich-menu-image').naturalWidth > 0")
+    assert_newest_in_view(page)
+    page.screenshot(path=str(SCREENSHOT_DIR / "fanbot-desktop-chat.png"))

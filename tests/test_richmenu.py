@@ -47,11 +47,19 @@ def test_the_bundled_font_has_a_distinct_glyph_for_every_label_character() -> No
 
     from bot.richmenu import japanese_font_path
 
-    characters = sorted({ch for tile in TILES for ch in tile.label})
+    characters = sorted({ch for tile in TILES for ch in tile.label + tile.subtitle})
     with japanese_font_path() as path:
         font = ImageFont.truetype(str(path), 48)
         shapes = {bytes(font.getmask(ch)) for ch in characters}
     assert len(shapes) == len(characters)
+
+
+def test_what_fans_read_on_the_menu_is_japanese_only() -> None:
+    import re
+
+    for tile in TILES:
+        assert tile.subtitle, f"{tile.label} has no subtitle"
+        assert not re.search(r"[A-Za-z]", tile.label + tile.subtitle), tile
 
 
 def test_menu_has_four_postback_areas_that_tile_the_image() -> None:

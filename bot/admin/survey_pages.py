@@ -18,23 +18,12 @@ from bot.admin.blueprint import bp
 from bot.app_context import clock, get_catalog
 from bot.db import get_session
 from data.answer_import import AnswerFileError, import_answers, read_answer_file
+from data.catalog import CATEGORY_LABELS
 from data.models import Answer
 from data.survey_settings import MAX_PRIORITY, item_settings, save_item_setting
 from data.survey_stats import item_stats
+from data.units import format_mean
 
-CATEGORY_LABELS = {
-    "sports_interest": "スポーツへの関心",
-    "spectating": "観戦",
-    "fandom_media": "ファン活動・メディア",
-    "exercise": "運動",
-    "leisure_outdoor": "レジャー・アウトドア",
-    "food_drink": "食・飲み",
-    "entertainment": "エンタメ",
-    "shopping_payment": "買い物・支払い",
-    "digital_media": "デジタル",
-    "lifestyle_values": "暮らし・価値観",
-    "pets": "ペット",
-}
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
 PREVIEW_ROWS = 10
 UPLOAD_SESSION_KEY = "answer_upload"
@@ -84,6 +73,7 @@ def _render_survey(errors: dict[str, str], status: int = 200) -> Any:
         "admin/survey.html",
         groups=groups,
         category_labels=CATEGORY_LABELS,
+        format_mean=format_mean,
         respondents=respondents,
         errors=errors,
     ), status

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import login_user, logout_user
 
 from bot.admin.auth import StaffPrincipal, current_staff, safe_next
-from bot.admin.blueprint import SOURCES, bp
+from bot.admin.blueprint import bp
 from bot.admin.charts import daily_bar_chart
 from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
@@ -21,11 +21,12 @@ from bot.limiter import (
 )
 from bot.url_ids import parse_page
 from data.answer_activity import answers_per_day
-from data.fan_overview import fan_answers, fan_counts, list_fans
+from data.fan_overview import MAX_QUERY_LENGTH, delivery_status, fan_answers, fan_counts, list_fans
 from data.models import Fan
 from data.schedule import load_schedule, upcoming
 from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_coverage import survey_coverage
+from data.units import format_answer
 
 PER_PAGE = 50
 DASHBOARD_DAYS = 30
@@ -85,20 +86,56 @@ def dashboard() -> Any:
     )
 
 
+# The fan list's filters (`data.fan_overview.FILTERS`), as the marketer reads them.
+FAN_FILTERS = {
+    "line": "LINE",
+    "reachable": "配信できる",
+    "import": "インポート",
+    "demo": "デモ",
+    "deleted": "削除済み",
+}
+DELIVERY_LABELS = {
+    "reachable": "受け取る",
+    "opted_out": "停止中",
+    "blocked": "ブロック中",
+    "no_consent": "同意なし",
+    "deleted": "—",
+    "anonymous": "—",
+}
+
+
 @bp.get("/fans")
 def fans() -> Any:
     source = request.args.get("source") or None
-    if source is not None and source not in SOURCES:
+    if source is not None and source not in FAN_FILTERS:
         abort(400, description="不明な種別です。")
+    query = request.args.get("q", "").strip()
+    if len(query) > MAX_QUERY_LENGTH:
+        abort(400, description=f"検索語は{MAX_QUERY_LENGTH}文字までにしてください。")
     page_number = parse_page(request.args.get("page"))
     if page_number is None:
         abort(400, description="ページ番号は 1 以上の半角数字で指定してください。")
-    rows, total = list_fans(get_session(), source=source, page=page_number, per_page=PER_PAGE)
+    rows, total = list_fans(
+        get_session(),
+        source=source,
+        page=page_number,
+        per_page=PER_PAGE,
+        consent_version=get_settings().consent_version,
+        query=query,
+    )
     pages = max(1, -(-total // PER_PAGE))
     if page_number > pages:
         abort(404, description=f"ページは {pages} ページまでです。")
     return render_template(
-        "admin/fans.html", rows=rows, total=total, page=page_number, pages=pages, source=source
+        "admin/fans.html",
+        rows=rows,
+        total=total,
+        page=page_number,
+        pages=pages,
+        source=source,
+        query=query,
+        filters=FAN_FILTERS,
+        delivery_labels=DELIVERY_LABELS,
     )
 
 
@@ -108,4 +145,11 @@ def fan_detail(fan_id: int) -> Any:
     fan = db.get(Fan, fan_id)
     if fan is None:
         abort(404, description="そのファンは見つかりません。")
-    return render_template("admin/fan.html", fan=fan, answers=fan_answers(db, fan_id), catalog=get_catalog())
+    return render_template(
+        "admin/fan.html",
+        fan=fan,
+        answers=fan_answers(db, fan_id),
+        catalog=get_catalog(),
+        delivery=DELIVERY_LABELS[delivery_status(fan, get_settings().consent_version)],
+        format_answer=format_answer,
+    )

@@ -10,14 +10,11 @@ from collections.abc import Sequence
 
 import click
 
-UNITS_JA = {
-    "times_per_month": "回/月",
-    "times_per_week": "回/週",
-    "times_per_year": "回/年",
-    "days_per_week": "日/週",
-    "minutes_per_day": "分/日",
-    "yen_per_month": "円/月",
-}
+from data.units import UNITS
+
+# The anonymous counters kept after deletions, as the marketer reads them.
+COUNTER_LABELS = {"deleted_fans": "データを削除したファン", "deleted_answers": "削除された回答"}
+COUNTER_UNITS = {"deleted_fans": "人", "deleted_answers": "件"}
 HEADERS = ("項目ID", "質問", "回答数", "はい率 / 平均")
 CSV_COLUMNS = ("item_id", "text_ja", "answer_type", "answered", "yes_share", "mean")
 
@@ -69,7 +66,7 @@ def stats(as_csv: bool, progress: bool | None) -> None:
             )
         click.echo(buffer.getvalue(), nl=False)
     else:
-        units = {item.id: UNITS_JA.get(item.unit or "", "") for item in catalog.values()}
+        units = {item.id: UNITS[item.unit].per if item.unit in UNITS else "" for item in catalog.values()}
         table = [
             (
                 row.item_id,
@@ -82,7 +79,10 @@ def stats(as_csv: bool, progress: bool | None) -> None:
         for line in _align(HEADERS, table, right=(2, 3)):
             click.echo(line)
     if counts:
-        footer = "削除後も残す匿名の集計: " + "、".join(f"{key} {count}" for key, count in counts.items())
+        footer = "削除後も残す匿名の集計: " + "、".join(
+            f"{COUNTER_LABELS.get(key, key)} {count:,}{COUNTER_UNITS.get(key, '')}"
+            for key, count in counts.items()
+        )
         click.echo(footer, err=as_csv)
 
 

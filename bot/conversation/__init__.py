@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import answer_change, consent, help, menu, privacy, survey
+from bot.conversation import answer_change, consent, help, menu, privacy, profile, survey
 from bot.dispatch import Dispatcher
 
 
@@ -16,4 +16,5 @@ def build_dispatcher() -> Dispatcher:
     privacy.register(dispatcher)
     menu.register(dispatcher)
     help.register(dispatcher)
+    profile.register(dispatcher)
     return dispatcher

@@ -36,6 +36,7 @@ from data.catalog import Item
 from data.consent import has_current_consent
 from data.models import Answer, Fan, SurveyRound
 from data.survey_selection import choose_next_items, items_left, retired_items, skip_history
+from data.units import UNITS, format_answer
 
 ROUND_SIZE = 5
 SKIP_LABEL = "スキップ"
@@ -56,23 +57,9 @@ SURVEY_KEYWORD = "アンケート"
 CHANGE_KEYWORD = "回答変更"
 SURVEY_TOPIC = "survey"  # Turn.topics: this turn asked or answered survey questions
 
-# unit -> (what the number means, label suffix, button values). Buttons store exact
-# numbers only; anything in between can be typed.
-UNITS: dict[str, tuple[str, str, tuple[int, ...]]] = {
-    "times_per_month": ("1か月あたりの回数", "回", (0, 1, 2, 3, 4, 5, 8, 10, 15, 20, 30)),
-    "times_per_week": ("1週間あたりの回数", "回", (0, 1, 2, 3, 4, 5, 7, 10, 14, 21)),
-    "times_per_year": ("1年あたりの回数", "回", (0, 1, 2, 3, 5, 10, 20, 30, 50, 100)),
-    "days_per_week": ("1週間あたりの日数", "日", (0, 1, 2, 3, 4, 5, 6, 7)),
-    "minutes_per_day": ("1日あたりの分数", "分", (0, 10, 15, 30, 45, 60, 90, 120, 180, 240, 300)),
-    "yen_per_month": ("1か月あたりの金額", "円", (0, 500, 1000, 2000, 3000, 5000, 10000, 20000, 30000)),
-}
-
 
 def format_value(item: Item, value: float) -> str:
-    if item.is_yes_no:
-        return "はい" if value == 1 else "いいえ"
-    suffix = UNITS[item.unit][1] if item.unit in UNITS else ""
-    return f"{int(value):,}{suffix}"
+    return format_answer(item.is_yes_no, item.unit, value)
 
 
 def short_label(text: str) -> str:
@@ -81,7 +68,7 @@ def short_label(text: str) -> str:
 
 def count_buttons(item: Item, round_id: str) -> list[QuickReplyItem]:
     assert item.max is not None and item.unit is not None
-    values = [value for value in UNITS[item.unit][2] if value <= item.max]
+    values = [value for value in UNITS[item.unit].buttons if value <= item.max]
     return [
         messages.postback_button(label, encode("answer", item.id, str(value), round_id), label)
         for value, label in ((value, format_value(item, value)) for value in values)
@@ -109,7 +96,9 @@ def question(
         ]
     else:
         assert item.max is not None and item.unit is not None
-        hint = f"（{UNITS[item.unit][0]}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        hint = (
+            f"（{UNITS[item.unit].meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+        )
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
     if survey_round.purpose != CHANGE:
