@@ -13,13 +13,12 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from bot.admin.auth import current_staff
 from bot.admin.blueprint import bp
 from bot.admin.heatmap_svg import SIGNIFICANT_Q, block_heatmap, category_overview, pair_lookup
-from bot.admin.survey_pages import CATEGORY_LABELS
 from bot.analysis_runner import THREAD_EXTENSION, start_analysis_thread
 from bot.app_context import clock, get_catalog, get_settings
 from bot.db import get_session
 from bot.url_ids import parse_page
 from data.analysis_jobs import expire_stale_jobs, latest_finished_job, latest_job, request_analysis
-from data.catalog import Catalog
+from data.catalog import CATEGORY_LABELS, Catalog
 from data.models import AnalysisJob
 from segmentation.correlation import BANDS
 
