@@ -12,12 +12,13 @@ from bot import admin, db, health, webhook
 from bot.admin.auth import init_login
 from bot.app_context import Clock
 from bot.conversation import build_dispatcher
+from bot.conversation.menu import install_schedule
 from bot.error_pages import init_error_pages
 from bot.limiter import init_limiter, limiter
 from bot.line_client import LineClient
 from bot.security_headers import init_security_headers
 from bot.settings import Settings
-from bot.survey import install_priority_provider
+from bot.survey import AnswerCountCache, install_answer_count_cache, install_priority_provider
 from bot.url_ids import IdConverter
 from data.catalog import load_catalog
 from data.survey_selection import DEFAULT_PRIORITY_ITEMS
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # The marketer's priorities from the survey page (default list until any is set); campaign
     # targeting can put the items active campaigns need in front of these.
     install_priority_provider(app, priority_provider(DEFAULT_PRIORITY_ITEMS))
+    install_answer_count_cache(app, AnswerCountCache())
+    install_schedule(app)
     app.extensions["fanbot.line_client"] = LineClient(settings)
     db.init_app(app, db.Database(settings.database_url))
     # Every form of every page needs a CSRF token; only LINE's signed webhook is exempt.

@@ -38,3 +38,8 @@ def get_line_client() -> LineClient:
 def clock() -> Clock:
     now: Clock = current_app.extensions["fanbot.clock"]
     return now
+
+
+def now() -> datetime:
+    """The current time by the app's clock (a frozen one in tests)."""
+    return clock()()

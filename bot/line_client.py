@@ -24,7 +24,6 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
     RichMenuRequest,
     RichMenuResponse,
-    ShowLoadingAnimationRequest,
 )
 from linebot.v3.messaging import Message as LineMessage
 
@@ -137,10 +136,6 @@ class LineClient:
                 return None
             raise
         return str(response.data.display_name) if response.data is not None else None
-
-    def show_loading(self, user_id: str, seconds: int = 5) -> None:
-        request = ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=seconds)
-        self._call(self.messaging.show_loading_animation_with_http_info, request)
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -28,7 +28,7 @@ from linebot.v3.webhooks import (
 from pydantic.v1 import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from bot.app_context import clock, get_catalog, get_dispatcher, get_line_client, get_settings
+from bot.app_context import get_catalog, get_dispatcher, get_line_client, get_settings, now
 from bot.db import get_database
 from bot.dispatch import Turn
 from bot.line_client import LineApiError
@@ -129,7 +129,7 @@ def handle_event(event: Event) -> PendingReply | None:
             with session.begin():
                 session.add(
                     WebhookEvent(
-                        webhook_event_id=event.webhook_event_id, event_type=event.type, received_at=clock()()
+                        webhook_event_id=event.webhook_event_id, event_type=event.type, received_at=now()
                     )
                 )
                 session.flush()
@@ -137,7 +137,7 @@ def handle_event(event: Event) -> PendingReply | None:
                     session=session,
                     settings=get_settings(),
                     catalog=get_catalog(),
-                    now=clock()(),
+                    now=now(),
                     user_id=source.user_id,
                 )
                 _dispatch(dispatcher, turn, event)

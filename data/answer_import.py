@@ -27,14 +27,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Float, Insert, String, Table, bindparam, cast, func, select, true
+from sqlalchemy import BigInteger, Float, Select, String, Table, bindparam, cast, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from data.answers import AnswerError, parse_value
+from data.answers import ANSWER_KEY, AnswerError, latest_answer_wins, parse_value
 from data.catalog import Catalog, Item
+from data.database import upsert
 from data.models import Answer, Fan, UTCDateTime
 
 __all__ = [
@@ -511,11 +510,14 @@ def _upsert_answers(session: Session, latest: dict[tuple[int, str], float], now:
     values = list(latest.values())
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        statement, params = _postgresql_upsert(fan_ids, item_ids, values, now)
+        source, params = _postgresql_rows(fan_ids, item_ids, values, now)
     elif dialect == "sqlite":
-        statement, params = _sqlite_upsert(fan_ids, item_ids, values, now)
+        source, params = _sqlite_rows(fan_ids, item_ids, values, now)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
+    statement = upsert(
+        session, _answers_table(), source, columns=_COLUMNS, keys=ANSWER_KEY, update=latest_answer_wins
+    )
     session.connection().execute(statement, params)
 
 
@@ -527,9 +529,9 @@ def _answers_table() -> Table:
     return Answer.metadata.tables[Answer.__tablename__]
 
 
-def _postgresql_upsert(
+def _postgresql_rows(
     fan_ids: list[int], item_ids: list[str], values: list[float], now: datetime
-) -> tuple[Insert, dict[str, Any]]:
+) -> tuple[Select[Any], dict[str, Any]]:
     rows = (
         func.unnest(
             cast(bindparam("fan_ids"), ARRAY(BigInteger)),
@@ -540,17 +542,12 @@ def _postgresql_upsert(
         .render_derived()
     )
     source = select(rows.c.fan_id, rows.c.item_id, rows.c.value, bindparam("now", type_=UTCDateTime()))
-    insert = pg_insert(_answers_table()).from_select(_COLUMNS, source)
-    statement = insert.on_conflict_do_update(
-        constraint="uq_answers_fan_item",
-        set_={"value": insert.excluded.value, "answered_at": insert.excluded.answered_at},
-    )
-    return statement, {"fan_ids": fan_ids, "item_ids": item_ids, "values": values, "now": now}
+    return source, {"fan_ids": fan_ids, "item_ids": item_ids, "values": values, "now": now}
 
 
-def _sqlite_upsert(
+def _sqlite_rows(
     fan_ids: list[int], item_ids: list[str], values: list[float], now: datetime
-) -> tuple[Insert, dict[str, Any]]:
+) -> tuple[Select[Any], dict[str, Any]]:
     rows = func.json_each(bindparam("rows", type_=String())).table_valued("value")
     source = select(
         func.json_extract(rows.c.value, "$[0]"),
@@ -558,10 +555,5 @@ def _sqlite_upsert(
         func.json_extract(rows.c.value, "$[2]"),
         bindparam("now", type_=UTCDateTime()),
     ).where(true())  # SQLite needs a WHERE to read the ON of "ON CONFLICT" as an upsert
-    insert = sqlite_insert(_answers_table()).from_select(_COLUMNS, source)
-    statement = insert.on_conflict_do_update(
-        index_elements=["fan_id", "item_id"],
-        set_={"value": insert.excluded.value, "answered_at": insert.excluded.answered_at},
-    )
     payload = json.dumps(list(zip(fan_ids, item_ids, values, strict=True)), separators=(",", ":"))
-    return statement, {"rows": payload, "now": now}
+    return source, {"rows": payload, "now": now}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import unicodedata
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from data.catalog import Item
+from data.database import upsert
 from data.models import Answer
 from data.spoken_numbers import SpokenNumberError, read_count, strip_thousands
 from data.units import UNITS
@@ -74,25 +75,25 @@ def record_answer(session: Session, fan_id: int, item_id: str, value: float, ans
     tap arrives twice at once.
     """
     values = {"fan_id": fan_id, "item_id": item_id, "value": value, "answered_at": answered_at}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = pg_insert(Answer).values(**values)
-        session.execute(
-            pg.on_conflict_do_update(
-                constraint="uq_answers_fan_item",
-                set_={"value": pg.excluded.value, "answered_at": pg.excluded.answered_at},
-            )
-        )
-    elif dialect == "sqlite":
-        lite = sqlite_insert(Answer).values(**values)
-        session.execute(
-            lite.on_conflict_do_update(
-                index_elements=["fan_id", "item_id"],
-                set_={"value": lite.excluded.value, "answered_at": lite.excluded.answered_at},
-            )
-        )
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    session.execute(upsert(session, Answer, values, keys=ANSWER_KEY, update=latest_answer_wins))
+
+
+# The (fan, item) unique key of answers, and what a later answer replaces.
+ANSWER_KEY = ("fan_id", "item_id")
+
+
+def latest_answer_wins(proposed: ReadOnlyColumnCollection[str, Any]) -> dict[str, Any]:
+    return {"value": proposed.value, "answered_at": proposed.answered_at}
+
+
+def answer_count(session: Session, fan_id: int) -> int:
+    """How many items this fan has answered."""
+    return session.scalar(select(func.count()).select_from(Answer).where(Answer.fan_id == fan_id)) or 0
+
+
+def current_answer(session: Session, fan_id: int, item_id: str) -> float | None:
+    """The fan's stored answer to one item, or None."""
+    return session.scalar(select(Answer.value).where(Answer.fan_id == fan_id, Answer.item_id == item_id))
 
 
 def answers_by_recency(session: Session, fan_id: int) -> list[tuple[str, float]]:
@@ -103,8 +104,3 @@ def answers_by_recency(session: Session, fan_id: int) -> list[tuple[str, float]]
         .order_by(Answer.answered_at.desc(), Answer.id.desc())
     )
     return [(item_id, value) for item_id, value in rows]
-
-
-def answers_of(session: Session, fan_id: int) -> dict[str, float]:
-    rows = session.execute(select(Answer.item_id, Answer.value).where(Answer.fan_id == fan_id))
-    return {item_id: value for item_id, value in rows}

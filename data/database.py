@@ -6,12 +6,18 @@ PostgreSQL (via ``DATABASE_URL``) is the scale-out engine.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 DEFAULT_SQLITE_PATH = Path("var") / "fanbot.db"
 
@@ -66,6 +72,30 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def is_postgresql(session_or_engine: Session | Engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
-    return bind.dialect.name == "postgresql"
+UpsertInsert = PostgresInsert | SQLiteInsert
+
+
+def upsert(
+    session: Session,
+    table: Any,
+    rows: Mapping[str, Any] | Select[Any],
+    *,
+    keys: Sequence[str],
+    update: Callable[[ReadOnlyColumnCollection[str, Any]], Mapping[str, Any]],
+    columns: Sequence[str] = (),
+) -> UpsertInsert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` in the session's dialect (SQLite or PostgreSQL).
+
+    ``rows`` is one row's values, or a SELECT feeding ``columns``; ``update`` gets the
+    proposed row (``excluded``) and returns the columns to set on a conflict. The one place
+    that chooses between the two dialects' INSERTs, so no caller writes the upsert twice.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: UpsertInsert = pg_insert(table)
+    elif dialect == "sqlite":
+        insert = sqlite_insert(table)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    insert = insert.from_select(list(columns), rows) if isinstance(rows, Select) else insert.values(**rows)
+    return insert.on_conflict_do_update(index_elements=list(keys), set_=dict(update(insert.excluded)))

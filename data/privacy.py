@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from data.database import upsert
 from data.models import AnonymousCount, Answer, Fan, SurveyRound
 
 DELETED_FANS = "deleted_fans"
@@ -30,19 +29,15 @@ def increment_count(session: Session, key: str, by: int = 1) -> None:
 
     An upsert, so two deletions at once cannot lose an increment.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = pg_insert(AnonymousCount).values(key=key, count=by)
-        session.execute(
-            pg.on_conflict_do_update(index_elements=["key"], set_={"count": AnonymousCount.count + by})
+    session.execute(
+        upsert(
+            session,
+            AnonymousCount,
+            {"key": key, "count": by},
+            keys=("key",),
+            update=lambda _proposed: {"count": AnonymousCount.count + by},
         )
-    elif dialect == "sqlite":
-        lite = sqlite_insert(AnonymousCount).values(key=key, count=by)
-        session.execute(
-            lite.on_conflict_do_update(index_elements=["key"], set_={"count": AnonymousCount.count + by})
-        )
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    )
 
 
 def delete_fan_data(session: Session, fan: Fan, now: datetime) -> Deletion:

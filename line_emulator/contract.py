@@ -159,11 +159,6 @@ class Contract:
         validator = self._validator("webhook", "CallbackRequest", {"$ref": _DEFS_REF + "CallbackRequest"})
         return _errors(validator, body)
 
-    def schema_errors(self, schema_name: str, instance: Any) -> list[ContractError]:
-        """Validate against one named Messaging API schema (e.g. "Message", "FlexContainer")."""
-        validator = self._validator("api", schema_name, {"$ref": _DEFS_REF + schema_name})
-        return _errors(validator, instance)
-
     # -- internals --------------------------------------------------------------------
 
     def _find_operation(self, method: str, path: str) -> _Operation | None:

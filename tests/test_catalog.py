@@ -66,3 +66,11 @@ def test_wrong_header_is_rejected() -> None:
 def test_missing_catalog_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="cannot read item catalog"):
         load_catalog(tmp_path / "nope.csv")
+
+
+def test_every_count_item_uses_a_unit_of_the_one_table() -> None:
+    from data.catalog import load_catalog
+    from data.units import UNITS
+
+    counted = {item.unit for item in load_catalog().items if not item.is_yes_no}
+    assert counted <= set(UNITS)

@@ -72,3 +72,12 @@ def imported_modules(path: Path) -> set[str]:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_conversation_code_leaves_sql_to_the_data_layer() -> None:
+    importers = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bot" / "conversation").rglob("*.py")
+        if "sqlalchemy" in imported_packages(path)
+    }
+    assert importers == set()

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from bot.admin.auth import admin_required, current_staff
 from bot.admin.blueprint import bp
-from bot.app_context import clock
+from bot.app_context import now
 from bot.db import get_session
 from data.models import StaffUser
 from data.staff import (
@@ -117,7 +117,7 @@ def staff_create() -> Any:
             form.display_name.data or "",
             form.password.data or "",
             role=form.role.data or "marketer",
-            now=clock()(),
+            now=now(),
         )
     except StaffError:
         form.email.errors = [*form.email.errors, "このメールアドレスのアカウントはすでにあります。"]
@@ -178,7 +178,7 @@ def staff_disable(user_id: int) -> Any:
     elif _would_leave_no_admin(user):
         flash("管理者が一人もいなくなるため、無効にできません。")
     else:
-        set_disabled(get_session(), user.id, disabled=True, now=clock()())
+        set_disabled(get_session(), user.id, disabled=True, now=now())
         get_session().commit()
         flash(f"{user.display_name} さんのアカウントを無効にしました。")
     return redirect(url_for("admin.staff_list"))
@@ -189,7 +189,7 @@ def staff_disable(user_id: int) -> Any:
 def staff_enable(user_id: int) -> Any:
     user = _account_or_404(user_id)
     if ToggleForm().validate_on_submit():
-        set_disabled(get_session(), user.id, disabled=False, now=clock()())
+        set_disabled(get_session(), user.id, disabled=False, now=now())
         get_session().commit()
         flash(f"{user.display_name} さんのアカウントを有効にしました。")
     return redirect(url_for("admin.staff_list"))

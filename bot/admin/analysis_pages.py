@@ -14,7 +14,7 @@ from bot.admin.auth import current_staff
 from bot.admin.blueprint import bp
 from bot.admin.heatmap_svg import SIGNIFICANT_Q, block_heatmap, category_overview, pair_lookup
 from bot.analysis_runner import THREAD_EXTENSION, start_analysis_thread
-from bot.app_context import clock, get_catalog, get_settings
+from bot.app_context import get_catalog, get_settings, now
 from bot.db import get_session
 from bot.url_ids import parse_page
 from data.analysis_jobs import expire_stale_jobs, latest_finished_job, latest_job, request_analysis
@@ -73,7 +73,7 @@ def _finished_job(job_id: int) -> AnalysisJob:
 @bp.get("/analysis")
 def analysis() -> Any:
     db = get_session()
-    if expire_stale_jobs(db, clock()()):
+    if expire_stale_jobs(db, now()):
         db.commit()
     current = latest_job(db)
     finished = latest_finished_job(db)
@@ -113,7 +113,7 @@ def _top_pairs(pairs: pd.DataFrame, catalog: Catalog, top: int = 5) -> list[str]
 def analysis_run() -> Any:
     db = get_session()
     staff = current_staff()
-    job = request_analysis(db, requested_by=staff.display_name if staff else "", now=clock()())
+    job = request_analysis(db, requested_by=staff.display_name if staff else "", now=now())
     if job is None:
         db.rollback()
         flash("分析はすでに実行中です。終わるまでお待ちください。")

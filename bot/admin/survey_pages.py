@@ -15,7 +15,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from sqlalchemy import distinct, func, select
 
 from bot.admin.blueprint import bp
-from bot.app_context import clock, get_catalog
+from bot.app_context import get_catalog, now
 from bot.db import get_session
 from data.answer_import import AnswerFileError, import_answers, read_answer_file
 from data.catalog import CATEGORY_LABELS
@@ -93,7 +93,7 @@ def survey_save() -> Any:
         flash(f"{len(errors)}件の入力に誤りがあります。赤字の行を直してください。何も保存していません。")
         return _render_survey(errors, 400)
     db = get_session()
-    now = clock()()
+    saved_at = now()
     current = item_settings(db)
     changed = 0
     for item_id, (enabled, priority) in chosen.items():
@@ -102,7 +102,7 @@ def survey_save() -> Any:
             continue
         if before is not None and before.enabled == enabled and before.priority == priority:
             continue
-        save_item_setting(db, item_id, enabled=enabled, priority=priority, now=now)
+        save_item_setting(db, item_id, enabled=enabled, priority=priority, now=saved_at)
         changed += 1
     db.commit()
     flash(f"出題設定を保存しました（{changed}問を変更）。")
@@ -145,7 +145,7 @@ def _dry_run(path: Path, *, skip_bad_rows: bool) -> tuple[Any, Any]:
     frame = read_answer_file(path)
     db = get_session()
     try:
-        report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=clock()())
+        report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=now())
     finally:
         db.rollback()
     return frame, report
@@ -211,7 +211,7 @@ def survey_import_confirm() -> Any:
         flash(str(error))
         return redirect(url_for("admin.survey_import"))
     db = get_session()
-    report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=clock()())
+    report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=now())
     if not report.ok:
         db.rollback()
         flash("ファイルに誤りがあるため、何も取り込みませんでした。")

@@ -10,7 +10,7 @@ from flask_login import login_user, logout_user
 from bot.admin.auth import StaffPrincipal, current_staff, safe_next
 from bot.admin.blueprint import bp
 from bot.admin.charts import daily_bar_chart
-from bot.app_context import clock, get_catalog, get_settings
+from bot.app_context import get_catalog, get_settings, now
 from bot.db import get_session
 from bot.limiter import (
     SIGN_IN_LIMITS_PER_ACCOUNT,
@@ -46,7 +46,7 @@ def login() -> Any:
         db.rollback()
         if password_matches(login, request.form.get("password", "")):
             assert login is not None
-            user = record_login(db, login.user_id, now=clock()())
+            user = record_login(db, login.user_id, now=now())
             principal = StaffPrincipal(user)
             db.commit()
             session.clear()  # nothing from before sign-in survives it (session fixation)
@@ -72,11 +72,11 @@ def logout() -> Any:
 @bp.get("/")
 def dashboard() -> Any:
     db = get_session()
-    now = clock()()
-    counts = fan_counts(db, now, get_settings().consent_version)
-    chart = daily_bar_chart(answers_per_day(db, now, days=DASHBOARD_DAYS))
+    at = now()
+    counts = fan_counts(db, at, get_settings().consent_version)
+    chart = daily_bar_chart(answers_per_day(db, at, days=DASHBOARD_DAYS))
     # Until games live in the database (the after-the-game work), the next game comes from the schedule file.
-    next_games = upcoming(load_schedule(), now, limit=1)
+    next_games = upcoming(load_schedule(), at, limit=1)
     return render_template(
         "admin/dashboard.html",
         counts=counts,

@@ -19,7 +19,6 @@ from bot.conversation.survey import (
     SURVEY_TOPIC,
     consenting_fan,
     continue_button,
-    current_answer,
     format_value,
     question,
     short_label,
@@ -27,7 +26,7 @@ from bot.conversation.survey import (
 from bot.dispatch import Dispatcher, Turn, normalize_text
 from bot.postback import Postback, encode
 from bot.survey.rounds import CHANGE, close_open_rounds, start_round
-from data.answers import answers_by_recency
+from data.answers import answers_by_recency, current_answer
 from data.catalog import CATEGORY_LABELS, Item
 from data.consent import has_current_consent
 from data.models import Fan
@@ -165,7 +164,7 @@ def on_change(turn: Turn, postback: Postback) -> None:
     if item_id not in turn.catalog:
         turn.reply(messages.text("申し訳ありません、このボタンは現在ご利用いただけません。"))
         return
-    current = current_answer(turn, fan, item_id)
+    current = current_answer(turn.session, fan.id, item_id)
     if current is None:
         turn.reply(
             messages.text(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 
-from flask import current_app
+from flask import Flask, current_app
 
 from bot import messages
 from bot.conversation.help import ask_for_consent, reply_unknown
@@ -21,16 +20,15 @@ WEEKDAYS = "月火水木金土日"
 SCHEDULE_LIMIT = 5
 
 
-@cache
-def default_schedule() -> tuple[Game, ...]:
-    # Read on first use, not at import; the file ships with the package and does not change at runtime.
-    return tuple(load_schedule())
+def install_schedule(app: Flask, games: Sequence[Game] | None = None) -> None:
+    """Give the app its game schedule (`create_app`: the bundled sample, read once)."""
+    app.extensions[SCHEDULE_EXTENSION] = tuple(load_schedule()) if games is None else tuple(games)
 
 
 def schedule() -> Sequence[Game]:
-    """The app's schedule: one set on the app (tests, admin pages) or the bundled sample."""
-    games: Sequence[Game] | None = current_app.extensions.get(SCHEDULE_EXTENSION)
-    return games if games is not None else default_schedule()
+    """The app's schedule, as `install_schedule` set it (tests and admin pages may replace it)."""
+    games: Sequence[Game] = current_app.extensions[SCHEDULE_EXTENSION]
+    return games
 
 
 def format_game(game: Game) -> str:

@@ -16,7 +16,6 @@ unless a campaign needs it. Each round says how many questions are left overall,
 from __future__ import annotations
 
 from linebot.v3.messaging import QuickReplyItem, TextMessage
-from sqlalchemy import func, select
 
 from bot import messages
 from bot.conversation.help import ask_for_consent, reply_unknown
@@ -31,10 +30,10 @@ from bot.survey.rounds import (
     current_round,
     start_round,
 )
-from data.answers import AnswerError, parse_value, record_answer
+from data.answers import AnswerError, answer_count, current_answer, parse_value, record_answer
 from data.catalog import Item
 from data.consent import has_current_consent
-from data.models import Answer, Fan, SurveyRound
+from data.models import Fan, SurveyRound
 from data.survey_selection import choose_next_items, items_left, retired_items, skip_history
 from data.units import UNITS, format_answer
 
@@ -116,14 +115,6 @@ def continue_button(label: str = "続けて答える", display_text: str = "続�
     return messages.postback_button(label, encode("survey"), display_text)
 
 
-def answered_count(turn: Turn, fan: Fan) -> int:
-    return turn.session.scalar(select(func.count()).select_from(Answer).where(Answer.fan_id == fan.id)) or 0
-
-
-def current_answer(turn: Turn, fan: Fan, item_id: str) -> float | None:
-    return turn.session.scalar(select(Answer.value).where(Answer.fan_id == fan.id, Answer.item_id == item_id))
-
-
 def consenting_fan(turn: Turn) -> Fan | None:
     """The fan behind this event if they may answer; otherwise reply why not and return None."""
     fan = turn.find_fan()
@@ -174,7 +165,8 @@ def start_survey(turn: Turn, fan: Fan) -> None:
     if not item_ids:
         turn.reply(
             messages.text(
-                f"お答えいただける質問は以上です（{answered_count(turn, fan)}問にお答えいただきました）。"
+                f"お答えいただける質問は以上です（{answer_count(turn.session, fan.id)}問に"
+                "お答えいただきました）。"
                 "ありがとうございます！\n"
                 "答えを変えたいときは「回答変更」と送ってください。",
                 [messages.message_button(CHANGE_KEYWORD)],
@@ -212,7 +204,7 @@ def reply_stale(turn: Turn, fan: Fan) -> None:
     survey_round = current_round(turn.session, fan.id, turn.now)
     item_id = survey_round.current_item_id if survey_round is not None else None
     if survey_round is not None and item_id is not None and item_id in turn.catalog:
-        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        current = current_answer(turn.session, fan.id, item_id) if survey_round.purpose == CHANGE else None
         lead = "いまの質問はこちらです。\n"
         turn.reply(question(survey_round, turn.catalog[item_id], lead=lead, current=current))
     else:
@@ -277,7 +269,7 @@ def on_skip(turn: Turn, postback: Postback) -> None:
 def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: float | None) -> None:
     """Store ``value`` (None: skipped) and move on: the next question, or the round's end."""
     turn.topics.add(SURVEY_TOPIC)
-    previous = current_answer(turn, fan, item.id) if survey_round.purpose == CHANGE else None
+    previous = current_answer(turn.session, fan.id, item.id) if survey_round.purpose == CHANGE else None
     if not advance(turn.session, survey_round, item.id, turn.now, skipped=value is None):
         reply_stale(turn, fan)
         return
@@ -303,7 +295,7 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
 
 
 def finish(turn: Turn, fan: Fan) -> None:
-    total = answered_count(turn, fan)
+    total = answer_count(turn.session, fan.id)
     more, left = next_items(turn, fan, 1)
     if not more:
         turn.reply(
@@ -388,7 +380,7 @@ def on_text(turn: Turn, text: str) -> bool:
     try:
         value = parse_value(item, text)
     except AnswerError as error:
-        current = current_answer(turn, fan, item_id) if survey_round.purpose == CHANGE else None
+        current = current_answer(turn.session, fan.id, item_id) if survey_round.purpose == CHANGE else None
         if item.is_yes_no:
             # Not an answer (「なんとなく」): keep the question and its buttons in front of the
             # fan instead of general help that would hide them.

@@ -46,8 +46,13 @@ class AnswerCountCache:
             return self._counts
 
 
+def install_answer_count_cache(app: Flask, cache: AnswerCountCache) -> None:
+    app.extensions[COUNTS_EXTENSION] = cache
+
+
 def cached_answer_counts(session: Session) -> dict[str, int]:
-    cache: AnswerCountCache = current_app.extensions.setdefault(COUNTS_EXTENSION, AnswerCountCache())
+    """Answers per item through the app's one cache (`create_app` installs it)."""
+    cache: AnswerCountCache = current_app.extensions[COUNTS_EXTENSION]
     return cache.get(session)
 
 
@@ -80,6 +85,7 @@ __all__ = [
     "AnswerCountCache",
     "cached_answer_counts",
     "get_priority_provider",
+    "install_answer_count_cache",
     "install_priority_provider",
     "priority_items",
 ]
