@@ -3,16 +3,38 @@ from __future__ import annotations
 import pytest
 
 from bench import webhook_bench
+from bench.webhook_bench import BASELINE, table
 
 
 def test_webhook_bench_prints_every_case_against_the_baseline(capsys: pytest.CaptureFixture[str]) -> None:
     webhook_bench.main(["--quick"])
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if "ms" not in line and line.strip()]
-    for case in ("healthz (baseline)", "follow + reply", "text + reply"):
-        assert any(line.strip().startswith(case) for line in lines), out
-    baseline = next(line for line in lines if "healthz" in line)
-    assert baseline.split()[-2] == "1.0"  # the baseline is its own unit
+    cases = ("healthz", "follow", "text")
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(cases)]
+    # name..., median ms, p95 ms, x baseline, share of 2 s
+    assert [" ".join(row[:-4]) for row in rows] == [BASELINE, "follow + reply", "text + reply"], out
+    # Every printed ratio is that row's printed median over the baseline's (to the print's rounding).
+    base_median = float(rows[0][-4])
+    for row in rows:
+        median, ratio = float(row[-4]), float(row[-2])
+        assert ratio == pytest.approx(median / base_median, rel=0.05, abs=0.06), row
+
+
+def test_ratios_medians_and_budget_shares_follow_the_samples() -> None:
+    # Hand-computed: medians 2 ms and 5 ms; p95 of 20 samples is the 20th (index 19) value.
+    samples = {
+        BASELINE: [0.001] * 10 + [0.003] * 10,
+        "slow": [0.004] * 10 + [0.006] * 9 + [0.4],
+    }
+
+    rows = table(samples, BASELINE)
+
+    assert [row.case for row in rows] == [BASELINE, "slow"]
+    assert rows[0].ratio == pytest.approx(1.0)
+    assert rows[1].median_ms == pytest.approx(5.0)
+    assert rows[1].ratio == pytest.approx(2.5)
+    assert rows[1].p95_ms == pytest.approx(400.0)
+    assert rows[1].share_of_budget == pytest.approx(0.2)
 
 
 def test_uplift_bench_prints_coverage_per_design(capsys: pytest.CaptureFixture[str]) -> None:

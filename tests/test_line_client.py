@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -107,12 +106,13 @@ def test_unreachable_api_is_a_retryable_transport_error() -> None:
 
 
 def test_api_that_does_not_answer_in_time_is_a_retryable_timeout() -> None:
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
     slow = Flask("slow")
 
     @slow.post("/v2/bot/message/push")
     def hang() -> str:
         release.wait(10)
+        finished.set()
         return "{}"
 
     with EmulatorServer(slow) as server:
@@ -128,7 +128,9 @@ def test_api_that_does_not_answer_in_time_is_a_retryable_timeout() -> None:
             client.push("U" + "3" * 32, [TextMessage(text="x")], retry_key=str(uuid.uuid4()))
         release.set()
         client.close()
-        time.sleep(0)  # let the handler thread finish before the server stops
+        # The handler really ran to its end before the server stops (not a guessed pause).
+        assert finished.wait(10)
+    assert failure.value.status is None
     assert failure.value.retryable
     assert "timed out" in failure.value.message.lower() or "timeout" in failure.value.message.lower()
 

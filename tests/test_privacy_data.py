@@ -35,6 +35,14 @@ def add_fan(session: Session, user_id: str, answers: dict[str, float]) -> Fan:
     return fan
 
 
+def reread(session: Session, fan_id: int) -> Fan:
+    """The fan as stored, not the object in memory."""
+    session.expire_all()
+    stored = session.get(Fan, fan_id)
+    assert stored is not None
+    return stored
+
+
 def count(session: Session, model: type[Answer] | type[SurveyRound], fan_id: int) -> int:
     return session.scalar(select(func.count()).select_from(model).where(model.fan_id == fan_id)) or 0
 
@@ -68,10 +76,12 @@ def test_deletion_keeps_anonymous_counts_that_add_up(db_session: Session) -> Non
 def test_deleting_twice_counts_once(db_session: Session) -> None:
     fan = add_fan(db_session, "U1", {"likes_sauna": 1})
     delete_fan_data(db_session, fan, NOW)
-    again = delete_fan_data(db_session, fan, NOW + timedelta(hours=1))
+    db_session.commit()
+    again = delete_fan_data(db_session, reread(db_session, fan.id), NOW + timedelta(hours=1))
+    db_session.commit()
     assert again.already_deleted and again.answers == 0
     assert anonymous_count(db_session, DELETED_FANS) == 1
-    assert fan.deleted_at == NOW
+    assert reread(db_session, fan.id).deleted_at == NOW
 
 
 def test_other_fans_keep_their_data(db_session: Session) -> None:
@@ -80,7 +90,9 @@ def test_other_fans_keep_their_data(db_session: Session) -> None:
     delete_fan_data(db_session, gone, NOW)
     db_session.commit()
     assert count(db_session, Answer, kept.id) == 1 and count(db_session, SurveyRound, kept.id) == 1
-    assert kept.line_user_id == "U2" and has_current_consent(kept, CONSENT_VERSION)
+    stored = reread(db_session, kept.id)
+    assert stored.line_user_id == "U2" and stored.display_name == "ファン"
+    assert has_current_consent(stored, CONSENT_VERSION) and is_reachable(stored, CONSENT_VERSION)
 
 
 def test_the_line_user_can_come_back_as_a_new_fan(db_session: Session) -> None:
@@ -88,11 +100,15 @@ def test_the_line_user_can_come_back_as_a_new_fan(db_session: Session) -> None:
     delete_fan_data(db_session, old, NOW)
     new = add_fan(db_session, "U1", {})
     db_session.commit()
-    assert new.id != old.id and new.line_user_id == "U1"
+    assert new.id != old.id
+    assert reread(db_session, new.id).line_user_id == "U1"
+    assert reread(db_session, old.id).line_user_id is None
 
 
 def test_increment_count_creates_then_adds(db_session: Session) -> None:
     increment_count(db_session, "k", 2)
     increment_count(db_session, "k", 5)
+    db_session.commit()
+    db_session.expire_all()
     assert anonymous_count(db_session, "k") == 7
     assert anonymous_count(db_session, "missing") == 0

@@ -15,6 +15,7 @@ from bot.app import create_app
 from bot.settings import CONSENT_VERSION, Settings
 from data.consent import is_reachable
 from data.models import Fan, WebhookEvent
+from data.privacy import delete_fan_data
 from line_emulator import events
 from tests.conftest import CHANNEL_SECRET, FrozenClock
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
@@ -161,15 +162,14 @@ def test_replayed_event_is_acknowledged_and_not_handled_again(line: LineDriver, 
     assert count(session, WebhookEvent) == 1
 
 
-def test_follow_from_a_deleted_fan_starts_over_with_consent(line: LineDriver, session: Session) -> None:
+def test_follow_from_a_deleted_fan_starts_over_with_consent(
+    line: LineDriver, session: Session, clock: FrozenClock
+) -> None:
     user = line.new_fan()
     line.postback(user, postback_data(line.follow(user)[-1], "同意する"))
     fan = session.scalars(select(Fan).where(Fan.line_user_id == user)).one()
-    # What data deletion leaves behind: a row with no personal data.
-    fan.line_user_id = None
-    fan.consented_at = None
-    fan.consent_version = None
-    fan.deleted_at = fan.followed_at
+    # The real deletion, as 「データ削除」 runs it, leaves a row with no personal data.
+    delete_fan_data(session, fan, clock())
     session.commit()
     replies = line.follow(user)
     assert "同意しますか" in texts(replies)[-1]
@@ -293,3 +293,26 @@ def test_same_event_delivered_twice_at_once_is_handled_once(
     assert count(session, Fan) == 1
     assert count(session, WebhookEvent) == 1
     assert len(line.state.messages_for(user)) == 2  # one greeting + consent question, not two
+
+
+def test_a_turn_with_more_than_five_replies_sends_the_first_five_in_one_reply(
+    app: Flask, line: LineDriver, emulator_requests: Any
+) -> None:
+    from bot import messages
+    from bot.dispatch import Dispatcher, Turn
+
+    dispatcher: Dispatcher = app.extensions["fanbot.dispatcher"]
+
+    @dispatcher.on_keyword("七通")
+    def seven(turn: Turn, _text: str) -> None:
+        turn.reply(*(messages.text(f"{n}通目") for n in range(1, 8)))
+
+    user = line.new_fan()
+    line.follow(user)
+
+    replies = line.text(user, "七通")
+
+    # LINE refuses a reply of six or more messages outright: without the cap the fan gets nothing.
+    assert texts(replies) == ["1通目", "2通目", "3通目", "4通目", "5通目"]
+    last = [r for r in emulator_requests() if r.path == "/v2/bot/message/reply"][-1]
+    assert last.status == 200 and len(last.json["messages"]) == 5

@@ -28,6 +28,7 @@ from bot.survey.rounds import (
     advance,
     close_open_rounds,
     current_round,
+    pass_answered_items,
     start_round,
 )
 from data.answers import AnswerError, answer_count, current_answer, parse_value, record_answer
@@ -95,8 +96,12 @@ def question(
         ]
     else:
         assert item.max is not None and item.unit is not None
+        unit = UNITS[item.unit]
+        # The example shows that words like 「回」 may be typed, as the buttons say them.
+        example = unit.example.split("、")[0]
         hint = (
-            f"（{UNITS[item.unit].meaning}）\nボタンから選ぶか、0〜{int(item.max):,}の数字を送ってください。"
+            f"（{unit.meaning}）\nボタンから選ぶか、「{example}」のように送ってください"
+            f"（0〜{int(item.max):,}{unit.suffix}）。"
         )
         buttons = count_buttons(item, round_id)
     buttons.append(messages.postback_button(skip_label, encode("skip", item.id, round_id), skip_label))
@@ -132,6 +137,7 @@ def open_survey_round(turn: Turn, fan: Fan) -> SurveyRound | None:
     survey_round = current_round(turn.session, fan.id, turn.now)
     if survey_round is None or survey_round.purpose != SURVEY:
         return None
+    pass_answered_items(turn.session, survey_round, turn.now)
     item_id = survey_round.current_item_id
     return survey_round if item_id is not None and item_id in turn.catalog else None
 
@@ -286,6 +292,7 @@ def accept(turn: Turn, fan: Fan, survey_round: SurveyRound, item: Item, value: f
                 )
             )
         return
+    pass_answered_items(turn.session, survey_round, turn.now)
     next_id = survey_round.current_item_id
     if next_id is not None and next_id in turn.catalog:
         lead = "ありがとうございます！\n\n" if value is not None else "スキップしました。\n\n"

@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from data.models import SurveyRound
+from data.models import Answer, SurveyRound
 
 # A round left unfinished for longer than this no longer takes typed answers or taps,
 # so a number typed days later is not silently taken as an answer to an old question.
@@ -112,6 +112,48 @@ def advance(
     return result.rowcount == 1
 
 
+def pass_answered_items(session: Session, survey_round: SurveyRound, now: datetime) -> int:
+    """Move a survey round past the items the fan answered elsewhere meanwhile; how many it passed.
+
+    A round picks unanswered items when it starts, but an answer can arrive by another way
+    before the round reaches it (an imported file naming the fan, another round opened
+    from a second device...): asking it again would overwrite a fresh answer with a
+    repeated question. A change round asks answered items on purpose and is left alone.
+    Like `advance`, one conditional UPDATE on the position the caller saw.
+    """
+    if survey_round.purpose != SURVEY or survey_round.closed_at is not None:
+        return 0
+    items, position = survey_round.items, survey_round.position
+    remaining = items[position:]
+    if not remaining:
+        return 0
+    answered = set(
+        session.scalars(
+            select(Answer.item_id).where(Answer.fan_id == survey_round.fan_id, Answer.item_id.in_(remaining))
+        )
+    )
+    target = position
+    while target < len(items) and items[target] in answered:
+        target += 1
+    if target == position:
+        return 0
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(SurveyRound)
+            .where(
+                SurveyRound.id == survey_round.id,
+                SurveyRound.position == position,
+                SurveyRound.closed_at.is_(None),
+            )
+            .values(position=target, closed_at=now if target >= len(items) else None)
+            .execution_options(synchronize_session=False),
+        ),
+    )
+    session.refresh(survey_round)
+    return target - position if result.rowcount == 1 else 0
+
+
 __all__ = [
     "CHANGE",
     "ROUND_TTL",
@@ -120,5 +162,6 @@ __all__ = [
     "close_open_rounds",
     "current_round",
     "latest_round",
+    "pass_answered_items",
     "start_round",
 ]

@@ -128,7 +128,7 @@ def test_count_question_offers_exact_values_within_range(line: LineDriver, app: 
         *("0日", "1日", "2日", "3日", "4日", "5日", "6日", "7日"),
         *("スキップ", "今日はここまで"),
     ]
-    assert "0〜7の数字" in days["text"]
+    assert "ボタンから選ぶか、「3日」のように送ってください（0〜7日）。" in days["text"]
     replies = tap(line, user, days, "3日")
     yearly = last(replies)
     labels = button_labels(yearly)
@@ -617,3 +617,59 @@ def test_continue_after_a_round_opens_the_next_one_and_stop_just_thanks(
     replies = tap(line, user, end_of_round, "続けて答える")
     assert "今回は5問です" in texts(replies)[0] and "【Q1/5】" in texts(replies)[1]
     assert len(store.rounds(user)) == 2
+
+
+# --- answered elsewhere meanwhile (issue 12, point 9) ------------------------------------------------
+
+
+def answer_elsewhere(store: Store, user: str, item_id: str, clock: FrozenClock) -> None:
+    """An answer that arrives by another way than this round (an imported file naming the fan)."""
+    fan = store.fan(user)
+    assert fan is not None
+    with store.database.transaction() as session:
+        record_answer(session, fan.id, item_id, 1, clock())
+
+
+def test_a_round_skips_the_next_item_when_it_was_answered_elsewhere_meanwhile(
+    line: LineDriver, store: Store, clock: FrozenClock
+) -> None:
+    user, replies = consented_fan(line)
+    items = store.rounds(user)[-1].items
+    answer_elsewhere(store, user, items[1], clock)
+
+    replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+
+    assert store.rounds(user)[-1].current_item_id == items[2]
+    assert store.catalog[items[2]].text_ja in texts(replies)[0]
+    assert store.catalog[items[1]].text_ja not in texts(replies)[0]
+    assert store.answers(user)[items[1]] == 1  # the answer given elsewhere stands
+
+
+def test_coming_back_to_a_round_does_not_ask_what_was_answered_meanwhile(
+    line: LineDriver, store: Store, clock: FrozenClock
+) -> None:
+    user, _ = consented_fan(line)
+    items = store.rounds(user)[-1].items
+    answer_elsewhere(store, user, items[0], clock)
+    answer_elsewhere(store, user, items[1], clock)
+
+    replies = start_round(line, user)
+
+    assert texts(replies)[0].startswith("アンケートの続きです。")
+    assert store.catalog[items[2]].text_ja in texts(replies)[0]
+    assert store.rounds(user)[-1].current_item_id == items[2]
+
+
+def test_a_round_whose_remaining_items_were_all_answered_elsewhere_ends_with_thanks(
+    line: LineDriver, store: Store, clock: FrozenClock
+) -> None:
+    user, replies = consented_fan(line)
+    items = store.rounds(user)[-1].items
+    for item_id in items[1:]:
+        answer_elsewhere(store, user, item_id, clock)
+
+    replies = tap(line, user, last(replies), button_labels(last(replies))[0])
+
+    assert len(replies) == 1
+    assert "これまでに5問にお答えいただきました" in texts(replies)[0]
+    assert store.rounds(user)[-1].closed_at is not None
