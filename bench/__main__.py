@@ -6,12 +6,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench import segmentation_bench, uplift_bench, webhook_bench
+    from bench import analysis_bench, segmentation_bench, uplift_bench, webhook_bench
 
     args = argv if argv is not None else sys.argv[1:]
     webhook_bench.main(args)
     print()
     segmentation_bench.main(args)
+    print()
+    analysis_bench.main(args)
     print()
     uplift_bench.main(args)
 

@@ -67,11 +67,16 @@ class Item:
 
 
 class Catalog:
-    """Items by id, in catalog order (``.items`` is the ordered list)."""
+    """Items by id, in catalog order (``.items`` is the ordered list).
 
-    def __init__(self, items: list[Item]) -> None:
+    ``wording`` maps an item id to its short table label and the phrase a report sentence
+    uses (see ``item_wording.csv``); items without one fall back to the question text.
+    """
+
+    def __init__(self, items: list[Item], wording: dict[str, tuple[str, str]] | None = None) -> None:
         self.items = items
         self._by_id = {item.id: item for item in items}
+        self._wording = wording or {}
 
     def __getitem__(self, item_id: str) -> Item:
         return self._by_id[item_id]
@@ -96,7 +101,14 @@ class Catalog:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {item.id: item.text_ja for item in self.items}
+        """Short labels for tables, charts and axes (the question text when there is none)."""
+        return {item.id: self._wording.get(item.id, (item.text_ja, item.text_ja))[0] for item in self.items}
+
+    @property
+    def phrases(self) -> dict[str, str]:
+        """What a report sentence calls each item: a statement for yes/no items ("スーパー銭湯に
+        よく行く"), a noun phrase for counts ("試合を現地で観る回数")."""
+        return {item.id: self._wording.get(item.id, (item.text_ja, item.text_ja))[1] for item in self.items}
 
     @property
     def sports_ids(self) -> set[str]:
@@ -114,7 +126,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise CatalogError(f"cannot read item catalog {path}: {exc}") from exc
-    return parse_catalog(text, source=str(path))
+    catalog = parse_catalog(text, source=str(path))
+    wording_path = path.with_name(WORDING_FILE)
+    if wording_path.exists():
+        catalog = Catalog(catalog.items, load_wording(wording_path, catalog.items))
+    return catalog
 
 
 def parse_catalog(text: str, source: str = "catalog") -> Catalog:
@@ -130,6 +146,32 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     if not items:
         raise CatalogError(f"{source}: the catalog has no items")
     return Catalog(items)
+
+
+WORDING_FILE = "item_wording.csv"
+
+
+def load_wording(path: Path, items: list[Item]) -> dict[str, tuple[str, str]]:
+    """Read the labels and sentence phrases kept beside the catalog, one row per item.
+
+    The question texts stay as the source survey wrote them (``questions.csv`` is the
+    source's catalog, byte for byte); this file holds the wording for tables and reports.
+    Raises `CatalogError` for an unknown or missing id or a blank cell, naming the row.
+    """
+    wording: dict[str, tuple[str, str]] = {}
+    known = {item.id for item in items}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            item_id, label, phrase = (row.get(k, "") or "" for k in ("id", "label", "phrase"))
+            if item_id not in known:
+                raise CatalogError(f"{path.name} row {number}: unknown item id {item_id!r}")
+            if not label.strip() or not phrase.strip():
+                raise CatalogError(f"{path.name} row {number}: label and phrase must not be empty")
+            wording[item_id] = (label.strip(), phrase.strip())
+    missing = known - set(wording)
+    if missing:
+        raise CatalogError(f"{path.name}: no wording for {', '.join(sorted(missing))}")
+    return wording
 
 
 def _parse_row(row: dict[str, str], line_no: int, source: str, seen: set[str]) -> Item:

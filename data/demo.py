@@ -41,22 +41,16 @@ def loadings(item: Item) -> dict[str, float]:
     return CATEGORY_TRAITS.get(item.category, {})
 
 
-def load_demo_data(
-    session: Session, catalog: Catalog | None = None, respondents: int = DEMO_RESPONDENTS
-) -> int:
-    """Add demo respondents once; return how many were created (0 when already there)."""
-    if session.scalar(select(func.count()).select_from(Fan).where(Fan.source == "demo")):
-        return 0
-    catalog = catalog or load_catalog()
-    rng = np.random.default_rng(SEED)
-    traits = rng.standard_normal((respondents, len(TRAITS)))
-    start = datetime(2026, 10, 1, tzinfo=UTC)
-    fans = [
-        Fan(source="demo", external_ref=f"demo-{index:04d}", created_at=start) for index in range(respondents)
-    ]
-    session.add_all(fans)
-    session.flush()
+def demo_answers(
+    catalog: Catalog, respondents: int, seed: int = SEED
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.random.Generator]:
+    """Answer values per item and the answered mask (respondents × items, catalog order).
 
+    Also returns the generator, positioned after drawing them, for callers that go on
+    drawing (answer times).
+    """
+    rng = np.random.default_rng(seed)
+    traits = rng.standard_normal((respondents, len(TRAITS)))
     columns: dict[str, np.ndarray] = {}
     for item in catalog.items:
         weights = loadings(item)
@@ -69,8 +63,24 @@ def load_demo_data(
             assert item.max is not None
             typical = {"yen_per_month": 3000.0, "minutes_per_day": 40.0}.get(item.unit or "", 3.0)
             columns[item.id] = np.clip(np.round(typical * np.exp(0.6 * latent)), 0, item.max)
-
     answered = rng.random((respondents, len(catalog.items))) < rng.uniform(0.4, 0.75, (respondents, 1))
+    return columns, answered, rng
+
+
+def load_demo_data(
+    session: Session, catalog: Catalog | None = None, respondents: int = DEMO_RESPONDENTS
+) -> int:
+    """Add demo respondents once; return how many were created (0 when already there)."""
+    if session.scalar(select(func.count()).select_from(Fan).where(Fan.source == "demo")):
+        return 0
+    catalog = catalog or load_catalog()
+    columns, answered, rng = demo_answers(catalog, respondents)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    fans = [
+        Fan(source="demo", external_ref=f"demo-{index:04d}", created_at=start) for index in range(respondents)
+    ]
+    session.add_all(fans)
+    session.flush()
     offsets = rng.integers(0, 24 * 55, respondents)
     rows = [
         {

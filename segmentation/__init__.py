@@ -3,9 +3,9 @@
 No Flask, no database sessions; DataFrames in, tidy DataFrames (or files) out.
 """
 
+from data.answer_file import read_answers
 from segmentation.correlation import BANDS, band, correlate, correlation_matrix
 from segmentation.heatmap import plot_heatmap, plot_sports_heatmap
-from segmentation.io import read_answers
 from segmentation.lookalike import Evaluation, LookalikeModel, evaluate, explain, fit, score
 from segmentation.report import AnalysisResult, analyze_file, analyze_frame, write_report
 

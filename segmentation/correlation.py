@@ -24,7 +24,7 @@ import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +44,31 @@ __all__ = [
     "correlate",
     "correlation_matrix",
     "pairs_table",
+    "rank_frame",
+    "target_correlations",
 ]
 
-PAIR_COLUMNS = ("item_a", "item_b", "r", "n", "p", "q", "band")
+PAIR_COLUMNS = (
+    "item_a",
+    "item_b",
+    "r",
+    "n",
+    "p",
+    "q",
+    "band",
+    "ci_low",
+    "ci_high",
+    "rank_r",
+    "rank_band_differs",
+)
+TARGET_COLUMNS = ("item", "r", "n", "p", "q")
 MIN_PAIR_N = 3
+# Two-sided 95 % normal quantile for the Fisher-z interval.
+_Z95 = 1.959963984540054
+# Coefficients computed from counts can land a few ulps below an exact band boundary (a 2×2 table
+# whose true r is 0.3 gives 0.29999999999999977); bands and displayed values forgive that much.
+BAND_TOLERANCE = 1e-9
+Method = Literal["pearson", "spearman"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -95,7 +116,7 @@ def band(r: float) -> str:
         return "none"
     magnitude = abs(r)
     for b in BANDS:
-        if magnitude >= b.lower:
+        if magnitude >= b.lower - BAND_TOLERANCE:
             return b.name
     return "none"
 
@@ -106,8 +127,30 @@ def bands(r: npt.ArrayLike) -> npt.NDArray[np.object_]:
     out = np.full(magnitude.shape, "none", dtype=object)
     # Assign weakest first so stronger bands overwrite; NaN compares False everywhere.
     for b in reversed(BANDS[:-1]):
-        out[magnitude >= b.lower] = b.name
+        out[magnitude >= b.lower - BAND_TOLERANCE] = b.name
     return out
+
+
+def fisher_interval(
+    r: npt.ArrayLike, n: npt.ArrayLike, *, rank: bool = False
+) -> tuple[FloatArray, FloatArray]:
+    """95 % confidence interval of a correlation coefficient by Fisher's z transform.
+
+    ``tanh(atanh(r) ± 1.96·se)`` with ``se = 1/√(n−3)`` for Pearson r, or ``√(1.06/(n−3))``
+    for a rank coefficient (Fieller, Hartley and Pearson, 1957). NaN where r is NaN or n ≤ 3;
+    |r| = 1 gives the degenerate interval [r, r].
+    """
+    rr = np.asarray(r, dtype=np.float64)
+    nn = np.asarray(n, dtype=np.float64)
+    low = np.full(rr.shape, np.nan)
+    high = np.full(rr.shape, np.nan)
+    ok = ~np.isnan(rr) & (nn > 3)
+    se = np.sqrt((1.06 if rank else 1.0) / (nn[ok] - 3))
+    with np.errstate(divide="ignore"):
+        z = np.arctanh(np.clip(rr[ok], -1.0, 1.0))
+    low[ok] = np.tanh(z - _Z95 * se)
+    high[ok] = np.tanh(z + _Z95 * se)
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -134,7 +177,7 @@ class CorrelationMatrix:
         return pd.DataFrame(self.r, index=self.items, columns=self.items)
 
 
-def correlate(frame: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
+def correlate(frame: pd.DataFrame, *, method: Method = "pearson", progress: bool = False) -> pd.DataFrame:
     """Correlation table of every pair of items with at least 3 joint respondents.
 
     Parameters
@@ -142,29 +185,64 @@ def correlate(frame: pd.DataFrame, *, progress: bool = False) -> pd.DataFrame:
     frame : pandas.DataFrame
         One row per respondent, one numeric column per item, NaN = not answered.
         Yes/no answers are 1/0 (r is then the phi coefficient).
+    method : {"pearson", "spearman"}, default "pearson"
+        ``"pearson"`` (what the source material uses) or ``"spearman"``: the same kernel on
+        each item's ranks (average ranks for ties, ranked over all of the item's
+        respondents), robust to one extreme count answer.
     progress : bool, default False
         Show a progress bar on stderr (only when stderr is a terminal).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``item_a, item_b, r, n, p, q, band``, one row per unordered pair in
-        column order with n ≥ 3. ``r`` equals ``frame.corr()`` (pairwise-complete
+        Columns ``item_a, item_b, r, n, p, q, band, ci_low, ci_high, rank_r,
+        rank_band_differs``, one row per unordered pair in column order with n ≥ 3.
+        With ``method="pearson"``, ``r`` equals ``frame.corr()`` (pairwise-complete
         Pearson); ``p`` is two-sided (t-test with n − 2 degrees of freedom, as
-        ``scipy.stats.pearsonr``); ``q`` is the Benjamini–Hochberg adjusted p over all pairs
-        that have a p. Pairs constant within their joint respondents have r, p, q NaN and
-        band ``none``.
+        ``scipy.stats.pearsonr``; ``scipy.stats.spearmanr``'s approximation for ranks);
+        ``q`` is the Benjamini–Hochberg adjusted p over all pairs that have a p;
+        ``ci_low``/``ci_high`` the 95 % Fisher-z interval of r (see :func:`fisher_interval`);
+        ``band`` the strength band of r (boundaries compared with a 1e-9 tolerance).
+        ``rank_r`` is the rank (Spearman) coefficient of the pair and ``rank_band_differs``
+        says whether it falls in another band than ``r`` — a sign that a few extreme answers
+        drive r. With complete data ``rank_r`` equals ``scipy.stats.spearmanr``; with
+        pairwise deletion each item is ranked over all its respondents. Pairs constant
+        within their joint respondents have r, p, q NaN and band ``none``.
 
     Raises
     ------
     ValueError
-        If a column is not numeric or column names repeat; the message names the column.
+        If a column is not numeric, holds ±inf, or column names repeat; the message names
+        the column.
     """
-    return pairs_table(correlation_matrix(frame, progress=progress))
+    if method not in ("pearson", "spearman"):
+        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
+    ranked = rank_frame(frame)
+    rank_matrix = correlation_matrix(ranked, progress=progress)
+    if method == "spearman":
+        return pairs_table(rank_matrix, rank_matrix=rank_matrix, rank=True)
+    return pairs_table(correlation_matrix(frame, progress=progress), rank_matrix=rank_matrix)
 
 
-def pairs_table(matrix: CorrelationMatrix) -> pd.DataFrame:
-    """Turn a :class:`CorrelationMatrix` into the tidy pairs table (see :func:`correlate`)."""
+def rank_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each column replaced by the average ranks of its answers (NaN stays NaN).
+
+    Yes/no columns keep two distinct values, so their coefficients do not change.
+    """
+    _check_numeric(frame)
+    ranked: pd.DataFrame = frame.rank(method="average", na_option="keep").astype(np.float64)
+    return ranked
+
+
+def pairs_table(
+    matrix: CorrelationMatrix, *, rank_matrix: CorrelationMatrix | None = None, rank: bool = False
+) -> pd.DataFrame:
+    """Turn a :class:`CorrelationMatrix` into the tidy pairs table (see :func:`correlate`).
+
+    ``rank_matrix`` (the same items' rank correlations) fills ``rank_r``; without it
+    ``rank_r`` is NaN and ``rank_band_differs`` False. ``rank=True`` says ``matrix`` itself
+    holds rank coefficients (wider Fisher interval).
+    """
     k = len(matrix.items)
     ia, ib = np.triu_indices(k, k=1)
     n = matrix.n[ia, ib]
@@ -173,6 +251,14 @@ def pairs_table(matrix: CorrelationMatrix) -> pd.DataFrame:
     r = matrix.r[ia, ib]
     p = pearson_pvalues(r, n)
     items = np.asarray(matrix.items, dtype=object)
+    low, high = fisher_interval(r, n, rank=rank)
+    band_names = bands(r)
+    if rank_matrix is not None:
+        rank_r = rank_matrix.r[ia, ib]
+        differs = (bands(rank_r) != band_names) & ~np.isnan(rank_r) & ~np.isnan(r)
+    else:
+        rank_r = np.full(len(r), np.nan)
+        differs = np.zeros(len(r), dtype=bool)
     return pd.DataFrame(
         {
             "item_a": pd.Series(items[ia], dtype=object),
@@ -181,9 +267,65 @@ def pairs_table(matrix: CorrelationMatrix) -> pd.DataFrame:
             "n": n.astype(np.int64),
             "p": p,
             "q": bh_qvalues(p),
-            "band": pd.Series(bands(r), dtype=object),
+            "band": pd.Series(band_names, dtype=object),
+            "ci_low": low,
+            "ci_high": high,
+            "rank_r": rank_r,
+            "rank_band_differs": differs.astype(bool),
         },
         columns=list(PAIR_COLUMNS),
+    )
+
+
+def target_correlations(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Correlation of one target item with every other item, q over that family only.
+
+    The family of tests is the k − 1 pairs that involve ``target``: adding items that
+    correlate with each other but not with the target must not loosen the cut, which is
+    what happens when BH runs over all k(k − 1)/2 pairs.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Answers, NaN = not answered.
+    target : str
+        A column of ``frame``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``item, r, n, p, q`` in frame column order, one row per other item with
+        at least 3 joint respondents; r, n, p as in :func:`correlate`, q the
+        Benjamini–Hochberg adjustment over these rows.
+    """
+    _check_numeric(frame)
+    if target not in frame.columns:
+        raise ValueError(f"target item {target!r} is not a column of the answers")
+    others = [c for c in frame.columns if c != target]
+    y = frame[target].to_numpy(dtype=np.float64, na_value=np.nan)
+    x = frame[others].to_numpy(dtype=np.float64, na_value=np.nan)
+    both = ~np.isnan(x) & ~np.isnan(y)[:, None]
+    n = both.sum(axis=0)
+    # Centre on each column's mean over its joint rows to avoid cancellation.
+    xs = np.where(both, x, 0.0)
+    ys = np.where(both, y[:, None], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = xs.sum(axis=0) / n
+        my = ys.sum(axis=0) / n
+        dx = np.where(both, x - mx, 0.0)
+        dy = np.where(both, y[:, None] - my, 0.0)
+        sxy = (dx * dy).sum(axis=0)
+        sxx = (dx * dx).sum(axis=0)
+        syy = (dy * dy).sum(axis=0)
+        r = sxy / np.sqrt(sxx * syy)
+    r = np.where((sxx > 0) & (syy > 0) & (n >= 2), np.clip(r, -1.0, 1.0), np.nan)
+    keep = n >= MIN_PAIR_N
+    items = np.asarray(others, dtype=object)[keep]
+    r, n = r[keep], n[keep].astype(np.int64)
+    p = pearson_pvalues(r, n)
+    return pd.DataFrame(
+        {"item": pd.Series(items, dtype=object), "r": r, "n": n, "p": p, "q": bh_qvalues(p)},
+        columns=list(TARGET_COLUMNS),
     )
 
 
@@ -251,6 +393,10 @@ def _check_numeric(frame: pd.DataFrame) -> None:
     for name, dtype in frame.dtypes.items():
         if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
             raise ValueError(f"column {name!r} is not numeric (dtype {dtype})")
+        if pd.api.types.is_float_dtype(dtype) and np.isinf(frame[name].to_numpy()).any():
+            # An infinite answer would poison every sum of its column and silently empty
+            # every pair it is in; it is a bad value, like text in a numeric column.
+            raise ValueError(f"column {name!r} holds an infinite value")
 
 
 def _chunk_values(frame: pd.DataFrame, start: int, stop: int) -> FloatArray:

@@ -82,6 +82,7 @@ def plot_heatmap(
     labels: Mapping[str, str] | None = None,
     order: bool = True,
     title: str = "項目間の相関（ピアソンの r）",
+    muted: pd.DataFrame | None = None,
 ) -> Path:
     """Draw an item × item correlation heatmap to a PNG file.
 
@@ -98,6 +99,9 @@ def plot_heatmap(
         in the given order.
     title : str
         Figure title.
+    muted : pandas.DataFrame, optional
+        Booleans aligned with ``r`` (extra labels ignored): True cells are drawn faded,
+        for pairs that are not significant (q ≥ 0.05), so chance does not catch the eye.
 
     Returns
     -------
@@ -107,7 +111,7 @@ def plot_heatmap(
     if order and list(r.index) == list(r.columns):
         idx = cluster_order(r.to_numpy(dtype=np.float64))
         r = r.iloc[idx, idx]
-    return _draw(r, Path(path), labels or {}, title)
+    return _draw(r, Path(path), labels or {}, title, muted)
 
 
 def plot_sports_heatmap(
@@ -117,6 +121,7 @@ def plot_sports_heatmap(
     sports: Collection[str],
     labels: Mapping[str, str] | None = None,
     title: str = "スポーツ関連の項目 × スポーツ以外の項目の相関",
+    muted: pd.DataFrame | None = None,
 ) -> Path:
     """Draw sports items (rows) × non-sports items (columns), each side clustered.
 
@@ -140,7 +145,7 @@ def plot_sports_heatmap(
     ordered = _in_cluster_order(r)
     rows = [c for c in ordered if c in sports]
     cols = [c for c in ordered if c not in sports]
-    return _draw(r.loc[rows, cols], Path(path), labels or {}, title)
+    return _draw(r.loc[rows, cols], Path(path), labels or {}, title, muted)
 
 
 def _in_cluster_order(r: pd.DataFrame) -> Sequence[str]:
@@ -148,26 +153,54 @@ def _in_cluster_order(r: pd.DataFrame) -> Sequence[str]:
     return [str(r.columns[i]) for i in idx]
 
 
-def _draw(r: pd.DataFrame, path: Path, labels: Mapping[str, str], title: str) -> Path:
+def _label_inches(texts: Sequence[str]) -> float:
+    """Length of the longest label at the tick font size (full-width characters are 1 em)."""
+    em = _LABEL_POINTS / 72.0
+    longest = max((sum(1.0 if ord(ch) > 0x2E7F else 0.6 for ch in text) for text in texts), default=0.0)
+    return longest * em
+
+
+def _draw(
+    r: pd.DataFrame, path: Path, labels: Mapping[str, str], title: str, muted: pd.DataFrame | None = None
+) -> Path:
     n_rows, n_cols = r.shape
-    width = max(6.0, n_cols * _CELL_INCHES + 3.0)
-    height = max(5.0, n_rows * _CELL_INCHES + 1.5)
+    column_labels = [labels.get(str(c), str(c)) for c in r.columns]
+    row_labels = [labels.get(str(i), str(i)) for i in r.index]
+    # Margins computed from the labels instead of bbox_inches="tight", which draws every
+    # figure twice (to measure, then to save): at 185 labels a side that doubled the cost.
+    left = _label_inches(row_labels) + 0.3
+    bottom = _label_inches(column_labels) + 0.3
+    top, right = 0.9, 1.6
+    width = max(6.0, n_cols * _CELL_INCHES + left + right)
+    height = max(5.0, n_rows * _CELL_INCHES + top + bottom)
     font = japanese_font_name()
     with matplotlib.rc_context({"font.family": font, "axes.unicode_minus": False}):
         figure = Figure(figsize=(width, height), dpi=150)
         FigureCanvasAgg(figure)
-        ax = figure.add_subplot()
+        ax = figure.add_axes(
+            (left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height)
+        )
         values = np.ma.masked_invalid(r.to_numpy(dtype=np.float64))
         image = ax.imshow(values, cmap=_colormap(), vmin=-1.0, vmax=1.0, interpolation="nearest")
+        if muted is not None:
+            fade = muted.reindex(index=r.index, columns=r.columns).fillna(False).to_numpy(dtype=bool)
+            overlay = np.zeros((n_rows, n_cols, 4))
+            overlay[fade] = (1.0, 1.0, 1.0, 0.75)
+            ax.imshow(overlay, interpolation="nearest")
         ax.set_xticks(np.arange(n_cols))
         ax.set_yticks(np.arange(n_rows))
-        ax.set_xticklabels(
-            [labels.get(str(c), str(c)) for c in r.columns], rotation=90, fontsize=_LABEL_POINTS
-        )
-        ax.set_yticklabels([labels.get(str(i), str(i)) for i in r.index], fontsize=_LABEL_POINTS)
+        ax.set_xticklabels(column_labels, rotation=90, fontsize=_LABEL_POINTS)
+        ax.set_yticklabels(row_labels, fontsize=_LABEL_POINTS)
         ax.tick_params(length=0)
         ax.set_title(title, fontsize=14, pad=12)
-        bar = figure.colorbar(image, ax=ax, shrink=min(0.6, 12.0 / height), ticks=list(_BAND_TICKS), pad=0.01)
-        bar.ax.set_ylabel("r（赤: 正の相関 / 青: 負の相関 / 灰: 回答が足りない）", fontsize=9)
-        figure.savefig(path, format="png", bbox_inches="tight")
+        bar_height = min(0.6, 12.0 / height) * (1 - (top + bottom) / height)
+        bar_axes = figure.add_axes((1 - (right - 0.15) / width, bottom / height, 0.18 / width, bar_height))
+        bar = figure.colorbar(image, cax=bar_axes, ticks=list(_BAND_TICKS))
+        bar.ax.set_ylabel(
+            "r（赤: 正 / 青: 負 / 灰: 回答不足"
+            + (" / 薄い色: q >= 0.05" if muted is not None else "")
+            + "）",
+            fontsize=8,
+        )
+        figure.savefig(path, format="png")
     return path

@@ -1,8 +1,10 @@
 """Lookalike scores: how likely a fan who skipped a target item would answer yes.
 
 Model (chosen by measurement, see below). Predictors are the items whose correlation with
-the target survives the FDR cut (q < 0.05 in the full correlation table of the training
-fans). Each predictor j gives two features:
+the target survives the FDR cut: q < 0.05, with Benjamini–Hochberg run over the target's own
+family of tests (its pairs with every other item, among the training fans) — never over all
+item pairs, where items correlated with each other but not with the target would loosen the
+cut. Each predictor j gives two features:
 
 * ``zⱼ = mⱼ · (xⱼ − μⱼ) / σⱼ`` — the fan's standardised answer, 0 when not answered, so a
   skipped item counts as "average", never as "no";
@@ -39,9 +41,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from segmentation.correlation import correlate
+from segmentation.correlation import target_correlations
 
-__all__ = ["Evaluation", "LookalikeModel", "evaluate", "explain", "fit", "score"]
+__all__ = ["Evaluation", "LookalikeError", "LookalikeModel", "evaluate", "explain", "fit", "lift_at", "score"]
 
 Method = Literal["logistic", "correlation"]
 FDR_ALPHA = 0.05
@@ -147,6 +149,9 @@ class Evaluation:
     fold_aucs : list of float
     mean_predictors : float
         Average number of predictors surviving the FDR cut per fold.
+    can_rank : bool
+        False when no fold found a single predictor: every fan then gets the same score,
+        so AUC and lift say nothing and must not be shown as if they did.
     predictions : pandas.Series
         Out-of-fold probabilities, index = the frame's index of those fans.
     method : str
@@ -161,23 +166,33 @@ class Evaluation:
     mean_predictors: float
     predictions: pd.Series
     method: str
+    can_rank: bool = True
+
+
+class LookalikeError(ValueError):
+    """The target cannot be modelled; the message says why and what to do, in Japanese."""
 
 
 def _check_target(frame: pd.DataFrame, target: str) -> pd.Series:
     if target not in frame.columns:
-        raise ValueError(f"target item {target!r} is not a column of the answers")
+        raise LookalikeError(
+            f"項目「{target}」は回答データにありません。"
+            "項目IDを確かめてください（fanbot survey stats で一覧できます）。"
+        )
     y = frame[target]
     answered = y.dropna()
     if not answered.isin([0, 1]).all():
-        raise ValueError(f"target item {target!r} must be a yes/no item answered 1 or 0")
+        raise LookalikeError(
+            f"項目「{target}」は「はい/いいえ」で答える項目ではありません（回数などの数値です）。"
+            "似たファンの推定には、はい/いいえの項目を選んでください。"
+        )
     return y
 
 
 def _select_predictors(frame: pd.DataFrame, target: str, alpha: float) -> list[str]:
-    pairs = correlate(frame)
-    mine = pairs[((pairs["item_a"] == target) | (pairs["item_b"] == target)) & (pairs["q"] < alpha)]
-    chosen = set(mine["item_a"]) | set(mine["item_b"])
-    return [c for c in frame.columns if c in chosen and c != target]
+    family = target_correlations(frame, target)
+    chosen = set(family.loc[family["q"] < alpha, "item"])
+    return [c for c in frame.columns if c in chosen]
 
 
 def fit(
@@ -209,14 +224,18 @@ def fit(
 
     Raises
     ------
-    ValueError
-        If ``target`` is missing, not 1/0, or answered only one way.
+    LookalikeError
+        (a ``ValueError``, message in Japanese) if ``target`` is missing, not 1/0, or
+        answered only one way.
     """
     y_all = _check_target(frame, target)
     train = frame[y_all.notna()]
     y = train[target].to_numpy(dtype=np.float64)
     if len(np.unique(y)) < 2:
-        raise ValueError(f"target item {target!r} needs both yes and no answers to learn from")
+        raise LookalikeError(
+            f"項目「{target}」には「はい」と「いいえ」の両方の回答が必要です。"
+            "回答が集まってからもう一度実行してください。"
+        )
     predictors = _select_predictors(train, target, alpha)
     values = train[predictors].to_numpy(dtype=np.float64, na_value=np.nan)
     answered = ~np.isnan(values)
@@ -328,13 +347,33 @@ def explain(
 
 
 def lift_at(y: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], share: float = TOP_SHARE) -> float:
-    """Yes-rate among the top ``share`` of scores over the overall yes-rate (NaN if no yes)."""
+    """Yes-rate among the top ``share`` of scores over the overall yes-rate (NaN if no yes).
+
+    Tied scores cannot be ordered, so the top group takes the tie group that straddles the
+    cut in proportion: the expected lift when ties are broken at random. Scores that are all
+    equal therefore give exactly 1, whatever the row order of the file.
+    """
     base = float(y.mean()) if len(y) else math.nan
     if not base:
         return math.nan
     top = max(1, math.ceil(share * len(y)))
-    order = np.argsort(-scores, kind="stable")[:top]
-    return float(y[order].mean() / base)
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    sorted_y = y[order]
+    # Tie groups of equal scores, in descending score order.
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(sorted_scores)]
+    taken = 0.0
+    yes = 0.0
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        size = end - start
+        need = top - taken
+        if need <= 0:
+            break
+        portion = min(size, need)
+        yes += float(sorted_y[start:end].mean()) * portion
+        taken += portion
+    return float((yes / top) / base)
 
 
 def evaluate(
@@ -371,7 +410,11 @@ def evaluate(
     y = labelled[target].to_numpy(dtype=np.float64)
     n_pos = int(y.sum())
     if min(n_pos, len(y) - n_pos) < folds:
-        raise ValueError(f"target item {target!r} needs at least {folds} yes and {folds} no answers")
+        raise LookalikeError(
+            f"項目「{target}」の回答が少なすぎます（はい {n_pos} 件、いいえ {len(y) - n_pos} 件）。"
+            f"精度の確認には「はい」と「いいえ」がそれぞれ {folds} 件以上必要です。"
+            "回答が集まってから実行してください。"
+        )
     oof = np.full(len(y), np.nan)
     fold_aucs: list[float] = []
     n_predictors: list[int] = []
@@ -395,4 +438,5 @@ def evaluate(
         mean_predictors=float(np.mean(n_predictors)),
         predictions=pd.Series(oof, index=labelled.index, name=target),
         method=method,
+        can_rank=max(n_predictors) > 0,
     )

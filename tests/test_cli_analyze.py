@@ -24,11 +24,14 @@ def test_analyze_writes_outputs_and_prints_japanese_summary(tmp_path: Path) -> N
     for name in ("pairs.csv", "heatmap.png", "heatmap_sports.png", "report.html"):
         assert (out / name).exists()
     pairs = pd.read_csv(out / "pairs.csv")
-    assert list(pairs.columns) == ["item_a", "item_b", "r", "n", "p", "q", "band"]
+    assert list(pairs.columns) == [
+        *("item_a", "item_b", "r", "n", "p", "q", "band"),
+        *("ci_low", "ci_high", "rank_r", "rank_band_differs"),
+    ]
 
 
 def test_bad_file_gives_japanese_error(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("id,a,b\n1,1,x\n", encoding="utf-8")
     result = CliRunner().invoke(analyze, [str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o")])
     assert result.exit_code != 0
-    assert "列 'b' の 2 行目" in result.output
+    assert "C列（b）の2行目" in result.output

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+from typing import Literal
 
 import click
 import pandas as pd
 
 from segmentation import analyze_file, analyze_frame
 from segmentation.correlation import BANDS
+from segmentation.report import display_r, lookalike_summary
 
 _BAND_JA = {b.name: b.label_ja for b in BANDS}
 
@@ -31,18 +32,32 @@ def _database_frame() -> pd.DataFrame:
 @click.option(
     "--from-database", is_flag=True, help="analyse the answers stored in DATABASE_URL instead of FILE"
 )
+@click.option(
+    "--method",
+    type=click.Choice(["pearson", "spearman"]),
+    default="pearson",
+    show_default=True,
+    help="pearson (as the source survey) or spearman (rank-based, robust to extreme counts)",
+)
 @click.option("--no-progress", is_flag=True, help="do not show progress bars")
 def analyze(
-    file: Path | None, out_dir: Path, target: str | None, from_database: bool, no_progress: bool
+    file: Path | None,
+    out_dir: Path,
+    target: str | None,
+    from_database: bool,
+    method: Literal["pearson", "spearman"],
+    no_progress: bool,
 ) -> None:
     """Correlate answers in FILE (or the database); write pairs.csv, heatmaps, report.html to DIR."""
     if (file is None) == (not from_database):
         raise click.UsageError("give either FILE or --from-database")
     try:
         if file is not None:
-            result = analyze_file(file, out_dir, target=target, progress=not no_progress)
+            result = analyze_file(file, out_dir, target=target, progress=not no_progress, method=method)
         else:
-            result = analyze_frame(_database_frame(), out_dir, target=target, progress=not no_progress)
+            result = analyze_frame(
+                _database_frame(), out_dir, target=target, progress=not no_progress, method=method
+            )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     from data.catalog import load_catalog
@@ -58,14 +73,9 @@ def analyze(
         columns = [strongest[c].tolist() for c in ("item_a", "item_b", "r", "n", "q", "band")]
         for a, b, r, n, q, band_name in zip(*columns, strict=True):
             click.echo(
-                f"  {labels.get(a, a)} × {labels.get(b, b)}: r={r:.2f}, "
+                f"  {labels.get(a, a)} × {labels.get(b, b)}: r={display_r(r)}, "
                 f"n={n:,}, {_BAND_JA[band_name]}, q={q:.2g}"
             )
     if result.evaluation is not None:
-        ev = result.evaluation
-        lift = "—" if math.isnan(ev.lift_at_20) else f"{ev.lift_at_20:.2f} 倍"
-        click.echo(
-            f"「{labels.get(ev.target, ev.target)}」の似たファン探し（交差検証 {ev.n:,} 人）: "
-            f"AUC {ev.auc:.3f}、上位 20% のリフト {lift}"
-        )
+        click.echo(lookalike_summary(result.evaluation, labels))
     click.echo(f"出力: {', '.join(str(p) for p in result.files.values())}")

@@ -150,3 +150,65 @@ def test_no_correlation_data_yields_few_discoveries() -> None:
         # p-values are roughly uniform: about 5% fall below 0.05.
         assert (table["p"] < 0.05).mean() < 0.12
     assert with_discoveries <= 3
+
+
+def test_interval_matches_scipy_fisher_interval_for_every_pair() -> None:
+    frame = _mixed_frame(seed=4)
+    table = correlate(frame)
+    for row in table.itertuples(index=False):
+        both = frame[[row.item_a, row.item_b]].dropna()
+        ci = stats.pearsonr(both.iloc[:, 0], both.iloc[:, 1]).confidence_interval(0.95)
+        assert row.ci_low == pytest.approx(ci.low, abs=1e-9)
+        assert row.ci_high == pytest.approx(ci.high, abs=1e-9)
+
+
+def test_interval_of_the_issue_example_crosses_a_band_boundary() -> None:
+    from segmentation.correlation import fisher_interval
+
+    low, high = fisher_interval(np.array([0.41]), np.array([536]))
+    assert (round(float(low[0]), 2), round(float(high[0]), 2)) == (0.34, 0.48)
+
+
+def test_exact_boundary_from_a_two_by_two_table_is_not_pushed_below_it() -> None:
+    # 200 fans, every margin 100, a = d = 65: phi = (65² − 35²) / 100² = 0.3 exactly.
+    cells = [(1, 1)] * 65 + [(1, 0)] * 35 + [(0, 1)] * 35 + [(0, 0)] * 65
+    frame = pd.DataFrame(cells, columns=["a", "b"], dtype=float)
+    table = correlate(frame)
+    assert table["r"].iloc[0] == pytest.approx(0.3, abs=1e-12)
+    assert table["band"].iloc[0] == "weak"
+    assert band(0.3 - 1e-12) == "weak"
+    assert band(0.3 - 1e-6) == "none"
+
+
+def test_infinite_value_is_refused_naming_the_column() -> None:
+    frame = pd.DataFrame({"a": [1.0, 0.0, 1.0, 0.0], "b": [1.0, np.inf, 0.0, 2.0]})
+    with pytest.raises(ValueError, match="'b'"):
+        correlate(frame)
+
+
+def test_rank_coefficient_matches_scipy_spearman_on_complete_data() -> None:
+    frame = _mixed_frame(seed=5).fillna(0.0)
+    table = correlate(frame)
+    spear = correlate(frame, method="spearman")
+    for row, srow in zip(table.itertuples(index=False), spear.itertuples(index=False), strict=True):
+        ref = stats.spearmanr(frame[row.item_a], frame[row.item_b])
+        assert row.rank_r == pytest.approx(ref.statistic, abs=1e-9)
+        assert srow.r == pytest.approx(ref.statistic, abs=1e-9)
+        assert srow.p == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-300)
+
+
+def test_one_extreme_count_answer_is_flagged_by_the_rank_coefficient() -> None:
+    # The issue's case: one fan reports 100 live games a year; Pearson jumps, Spearman does not.
+    rng = np.random.default_rng(2)
+    n = 300
+    games = rng.integers(0, 4, size=n).astype(float)
+    sento = rng.integers(0, 5, size=n).astype(float)
+    games[0], sento[0] = 100.0, 100.0
+    frame = pd.DataFrame({"live_games": games, "sento_visits": sento})
+    row = correlate(frame).iloc[0]
+    ref = stats.spearmanr(games, sento).statistic
+    assert row["r"] > 0.5
+    assert row["rank_r"] == pytest.approx(ref, abs=1e-9)
+    assert abs(row["rank_r"]) < 0.3
+    assert bool(row["rank_band_differs"]) is True
+    assert correlate(frame, method="spearman").iloc[0]["band"] == "none"
