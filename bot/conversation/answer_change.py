@@ -151,6 +151,29 @@ def search_answers(turn: Turn, text: str) -> bool:
     return True
 
 
+def change_with_words(turn: Turn, text: str) -> bool:
+    """「回答変更 サウナ」 in one message: search straight away, even while a question waits."""
+    folded = normalize_text(text)
+    if not folded.startswith(CHANGE_KEYWORD):
+        return False
+    words = folded.removeprefix(CHANGE_KEYWORD).strip(" 　、,:：")
+    if not words:
+        return False
+    fan = consenting_fan(turn)
+    if fan is None:
+        return True
+    turn.topics.add(SURVEY_TOPIC)
+    close_open_rounds(turn.session, fan.id, turn.now)
+    if not search_answers(turn, words):
+        turn.reply(
+            messages.text(
+                f"「{words[:20]}」を含む質問への回答は見つかりませんでした。分野から選ぶこともできます。",
+                category_buttons(answered_items(turn, fan)) if answered_items(turn, fan) else [],
+            )
+        )
+    return True
+
+
 def _is_kanji(text: str) -> bool:
     return len(text) == 1 and "\u4e00" <= text <= "\u9fff"
 
@@ -181,5 +204,7 @@ def register(dispatcher: Dispatcher) -> None:
     dispatcher.on_keyword(CHANGE_KEYWORD, "回答を変更", "回答を変更する")(on_change_keyword)
     dispatcher.on_postback("changes")(on_changes)
     dispatcher.on_postback("change")(on_change)
+    # 「回答変更 サウナ」 comes before a waiting question takes the text as an answer attempt.
+    dispatcher.text_handlers.insert(0, change_with_words)
     # After the survey's typed answers: a word typed while no question waits is a search.
     dispatcher.text_handlers.append(search_answers)

@@ -101,3 +101,10 @@ def consented_fan(line: LineDriver, name: str = "テストファン") -> tuple[s
     user = line.new_fan(name)
     replies = line.follow(user)
     return user, line.postback(user, postback_data(replies[-1], "同意する"))
+
+
+def use_priority(app: Flask, *items: str) -> None:
+    """Make ``items`` the ones asked first, as a campaign would."""
+    from bot.survey import install_priority_provider
+
+    install_priority_provider(app, lambda _session: list(items))

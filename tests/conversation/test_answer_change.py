@@ -7,17 +7,12 @@ from datetime import timedelta
 from flask import Flask
 
 from bot.postback import encode
-from bot.survey import install_priority_provider
 from data.answers import record_answer
 from tests.conftest import FrozenClock
-from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
+from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap, use_priority
 from tests.line_driver import LineDriver, postback_data, quick_replies, texts
 
 COUNT_ITEM = "live_games_per_year"
-
-
-def use_priority(app: Flask, *items: str) -> None:
-    install_priority_provider(app, lambda _session: list(items))
 
 
 def answer_everything(store: Store, user: str, clock: FrozenClock) -> list[str]:
@@ -167,3 +162,17 @@ def test_recent_answers_come_newest_first(line: LineDriver, store: Store, clock:
     actions = quick_replies(listing)
     assert actions[0]["data"] == encode("change", items[-1])
     assert [a["label"] for a in actions][-2:] == ["次へ", "分野を選ぶ"]
+
+
+def test_change_and_the_words_in_one_message_search_even_mid_round(
+    line: LineDriver, app: Flask, store: Store
+) -> None:
+    use_priority(app, "likes_sauna", "likes_super_sento")
+    user, replies = consented_fan(line)
+    tap(line, user, last(replies), "はい")  # a question about super sento now waits
+    found = last(line.text(user, "回答変更　サウナ"))
+    assert button_labels(found) == ["サウナが好き"]
+    assert store.rounds(user)[-1].closed_at is not None  # the waiting question does not take the next text
+    missing = line.text(user, "回答変更 宇宙旅行")
+    assert texts(missing)[0].startswith("「宇宙旅行」を含む質問への回答は見つかりませんでした。")
+    assert button_labels(last(missing))[0] == "最近の回答"

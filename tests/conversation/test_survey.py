@@ -17,7 +17,7 @@ from data.consent import is_reachable
 from data.models import SurveyRound
 from data.survey_selection import DEFAULT_PRIORITY_ITEMS
 from tests.conftest import FrozenClock
-from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap
+from tests.conversation.conftest import Store, button_labels, consented_fan, last, tap, use_priority
 from tests.line_driver import LineDriver, quick_replies, texts
 
 FIRST = DEFAULT_PRIORITY_ITEMS[0]  # watches_sports_live_yearly, yes/no
@@ -33,10 +33,6 @@ def round_until(line: LineDriver, store: Store, user: str, item_id: str) -> dict
     replies = start_round(line, user)
     assert store.rounds(user)[-1].current_item_id == item_id
     return last(replies)
-
-
-def use_priority(app: Flask, *items: str) -> None:
-    install_priority_provider(app, lambda _session: list(items))
 
 
 # --- a round ----------------------------------------------------------------------------------------
