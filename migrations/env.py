@@ -5,9 +5,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# The coupon-side tables live on the same Base; import them so autogenerate and checks see them.
-import coupons.models
-import coupons.visits  # noqa: F401
 from data.database import make_engine
 from data.models import Base
 

@@ -12,7 +12,6 @@ from bot.conversation.consent import consent_question
 from bot.conversation.help import reply_unknown
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
-from coupons.visits import forget_visits
 from data.consent import has_current_consent
 from data.privacy import delete_fan_data
 
@@ -89,7 +88,6 @@ def on_delete(turn: Turn, postback: Postback) -> None:
         return
     if answer == "yes":
         deletion = delete_fan_data(turn.session, fan, turn.now)
-        forget_visits(turn.session, fan.id)
         turn.reply(
             messages.text(
                 f"データを削除しました（アンケートの回答{deletion.answers}件を含みます）。"
