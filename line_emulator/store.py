@@ -57,9 +57,11 @@ class EmulatorStore:
         return True
 
     def save(self, state: EmulatorState) -> None:
-        with state.lock:
-            text = json.dumps(snapshot(state), ensure_ascii=False, separators=(",", ":"))
+        # Snapshot and write under one lock: two requests finishing at once must not let the
+        # older snapshot be written last.
         with self._write_lock:
+            with state.lock:
+                text = json.dumps(snapshot(state), ensure_ascii=False, separators=(",", ":"))
             if text == self._last_written:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)

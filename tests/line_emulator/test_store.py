@@ -172,3 +172,23 @@ def test_reads_do_not_rewrite_the_store(make_emulator: Factory, tmp_path: Path) 
     app.test_client().get("/api/users")
 
     assert path.stat().st_mtime_ns == touched and touched >= written
+
+
+def test_fans_created_at_the_same_time_are_all_kept(make_emulator: Factory, tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "emulator.json"
+    app = make_emulator(path)
+    names = [f"ファン{n}" for n in range(16)]
+
+    def create(name: str) -> None:
+        assert app.test_client().post("/api/users", json={"displayName": name}).status_code == 201
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    reloaded = make_emulator(path)
+    assert sorted(u.display_name for u in state_of(reloaded).list_users()) == sorted(names)
