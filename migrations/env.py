@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import coupons.models  # noqa: F401  (registers the coupon tables on Base.metadata)
 from data.database import make_engine
 from data.models import Base
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+import coupons.models  # noqa: F401  (coupon tables on Base.metadata: truncated between tests)
 from bot.app import create_app
 from bot.line_client import LineClient
 from bot.settings import Settings

@@ -12,6 +12,7 @@ from bot.conversation.consent import consent_question
 from bot.conversation.help import reply_unknown
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
+from coupons.redeem import forget_fan
 from data.consent import has_current_consent
 from data.privacy import delete_fan_data
 
@@ -87,7 +88,10 @@ def on_delete(turn: Turn, postback: Postback) -> None:
         turn.reply(messages.text("データはすでに削除されているか、登録がありません。"))
         return
     if answer == "yes":
+        fan_id = fan.id
         deletion = delete_fan_data(turn.session, fan, turn.now)
+        # Same transaction: the fan's unused coupons stop working, counts stay anonymous.
+        forget_fan(turn.session, fan_id)
         turn.reply(
             messages.text(
                 f"データを削除しました（アンケートの回答{deletion.answers}件を含みます）。"

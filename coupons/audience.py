@@ -1,0 +1,118 @@
+"""Who a campaign reaches at a given moment, split into targeted and holdout fans.
+
+Public functions: :func:`eligible_fans`, :func:`holdout_group`, :func:`record_audience`.
+
+Eligibility is the one reachability rule (`data.consent.reachable_clause`: current consent,
+following, not opted out, not deleted) plus the campaign's target rule
+(`coupons.rules`). The split is a hash of campaign and fan, so it is stable across runs and
+reproducible from the ids alone; the group a fan first fell into is recorded and never
+changes, which is what uplift (targeted vs holdout) is measured on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
+
+from coupons.models import AudienceMember, Campaign, LookalikeScore
+from coupons.rules import Condition, TargetRule
+from data.consent import reachable_clause
+from data.models import Answer, Fan
+
+__all__ = ["Eligible", "eligible_fans", "holdout_group", "record_audience"]
+
+
+@dataclass(frozen=True)
+class Eligible:
+    fan_id: int
+    matched_by: str  # "rule": answered as the rule says; "lookalike": predicted by the score
+    group: str  # "targeted" or "holdout"
+
+
+def holdout_group(campaign_id: int, fan_id: int, share: float) -> str:
+    """``"holdout"`` for a stable pseudo-random ``share`` of fans of a campaign, else ``"targeted"``."""
+    digest = hashlib.sha256(f"fanbot-holdout:{campaign_id}:{fan_id}".encode()).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return "holdout" if position < share else "targeted"
+
+
+def _answer_meets(condition: Condition) -> ColumnElement[bool]:
+    value = Answer.value
+    compare = {
+        "=": value == condition.value,
+        "!=": value != condition.value,
+        ">=": value >= condition.value,
+        "<=": value <= condition.value,
+        ">": value > condition.value,
+        "<": value < condition.value,
+    }[condition.op]
+    return exists().where(Answer.fan_id == Fan.id, Answer.item_id == condition.item, compare)
+
+
+def _direct(rule: TargetRule) -> ColumnElement[bool]:
+    return and_(*[_answer_meets(c) for c in rule.conditions]) if rule.conditions else and_(True)
+
+
+def _by_lookalike(rule: TargetRule) -> ColumnElement[bool]:
+    """Fans who never answered the lookalike item but whose score for it is high enough.
+
+    The score stands in for the rule's conditions on that item; the other conditions
+    must still hold.
+    """
+    part = rule.lookalike
+    if part is None:
+        return false()
+    others = [_answer_meets(c) for c in rule.conditions if c.item != part.item]
+    unanswered = ~exists().where(Answer.fan_id == Fan.id, Answer.item_id == part.item)
+    scored = exists().where(
+        LookalikeScore.fan_id == Fan.id,
+        LookalikeScore.item_id == part.item,
+        LookalikeScore.score >= part.min_score,
+    )
+    return and_(unanswered, scored, *others)
+
+
+def eligible_fans(
+    session: Session, campaign: Campaign, rule: TargetRule, consent_version: str
+) -> list[Eligible]:
+    """Every fan the campaign may reach now, with how they matched and their group, by fan id."""
+    direct = _direct(rule)
+    query = (
+        select(Fan.id, direct)
+        .where(reachable_clause(consent_version), or_(direct, _by_lookalike(rule)))
+        .order_by(Fan.id)
+    )
+    return [
+        Eligible(
+            fan_id,
+            "rule" if matched_directly else "lookalike",
+            holdout_group(campaign.id, fan_id, campaign.holdout_share),
+        )
+        for fan_id, matched_directly in session.execute(query)
+    ]
+
+
+def record_audience(
+    session: Session, campaign: Campaign, fans: list[Eligible], now: datetime
+) -> list[Eligible]:
+    """Record each fan's group the first time they are eligible; return fans with their recorded group.
+
+    A fan already recorded keeps the group of the first recording.
+    """
+    rows = session.execute(
+        select(AudienceMember.fan_id, AudienceMember.group).where(AudienceMember.campaign_id == campaign.id)
+    )
+    recorded = {fan_id: group for fan_id, group in rows}
+    new = [e for e in fans if e.fan_id not in recorded]
+    session.add_all(
+        AudienceMember(
+            campaign_id=campaign.id, fan_id=e.fan_id, group=e.group, matched_by=e.matched_by, recorded_at=now
+        )
+        for e in new
+    )
+    session.flush()
+    return [Eligible(e.fan_id, e.matched_by, recorded.get(e.fan_id, e.group)) for e in fans]

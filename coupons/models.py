@@ -1,0 +1,141 @@
+"""Partners, campaigns, coupons, audiences and lookalike scores.
+
+A campaign is a partner's offer with a target rule; issuing it gives each matched fan one
+coupon whose offer is copied at issue time (``Coupon.offer_*``), so editing the campaign later
+never changes a coupon a fan already holds. ``AudienceMember`` records which group (targeted
+or holdout) each eligible fan fell into, which is what uplift is measured against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from data.models import Base, BigIntId, UTCDateTime, utcnow
+
+__all__ = [
+    "CAMPAIGN_STATES",
+    "COUPON_STATES",
+    "AudienceMember",
+    "Campaign",
+    "Coupon",
+    "LookalikeScore",
+    "Partner",
+]
+
+CAMPAIGN_STATES = ("draft", "active", "paused", "ended")
+COUPON_STATES = ("issued", "redeemed", "void")
+
+
+class Partner(Base):
+    """A local business that accepts coupons; its staff sign in with ``access_code``."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    # scrypt hash of the staff access code (see coupons.partners); never the code itself.
+    access_code_hash: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Campaign(Base):
+    """A partner's offer, its target rule, limits and validity."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("total_cap >= 0", name="cap_not_negative"),
+        CheckConstraint("issued_count >= 0", name="issued_not_negative"),
+        CheckConstraint("holdout_share >= 0 AND holdout_share < 1", name="holdout_share_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    offer_text: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(String(1000))
+    terms: Mapped[str] = mapped_column(Text, default="")
+    # Validity: a fixed window (valid_from/valid_until), or valid_hours after the coupon is issued.
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    valid_hours: Mapped[int | None] = mapped_column(Integer)
+    per_fan_limit: Mapped[int] = mapped_column(Integer, default=1)
+    total_cap: Mapped[int] = mapped_column(Integer, default=0)
+    # Coupons issued so far; raised only by the conditional UPDATE in coupons.issue.
+    issued_count: Mapped[int] = mapped_column(Integer, default=0)
+    target_rule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    holdout_share: Mapped[float] = mapped_column(Float, default=0.10)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Coupon(Base):
+    """One fan's coupon for one campaign; the offer is a copy taken at issue time."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "fan_id", name="uq_coupons_campaign_fan"),
+        UniqueConstraint("code", name="uq_coupons_code"),
+        Index("ix_coupons_fan_id", "fan_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    # NULL once the fan deleted their data: the coupon then no longer exists for the shop.
+    fan_id: Mapped[int | None] = mapped_column(ForeignKey("fans.id", ondelete="SET NULL"))
+    code: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="issued")
+    offer_title: Mapped[str] = mapped_column(String(200))
+    offer_text: Mapped[str] = mapped_column(Text)
+    offer_terms: Mapped[str] = mapped_column(Text, default="")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AudienceMember(Base):
+    """A fan's group for a campaign, fixed the first time the fan was eligible."""
+
+    __tablename__ = "audience_members"
+    __table_args__ = (UniqueConstraint("campaign_id", "fan_id", name="uq_audience_members_campaign_fan"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    fan_id: Mapped[int | None] = mapped_column(ForeignKey("fans.id", ondelete="SET NULL"))
+    group: Mapped[str] = mapped_column(String(16))  # "targeted" or "holdout"
+    matched_by: Mapped[str] = mapped_column(String(16), default="rule")  # "rule" or "lookalike"
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LookalikeScore(Base):
+    """A fan's lookalike score for an item from one scoring run, with the reasons behind it."""
+
+    __tablename__ = "lookalike_scores"
+    __table_args__ = (UniqueConstraint("item_id", "fan_id", name="uq_lookalike_scores_item_fan"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+    fan_id: Mapped[int] = mapped_column(ForeignKey("fans.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    auc: Mapped[float | None] = mapped_column(Float)

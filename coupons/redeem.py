@@ -1,0 +1,124 @@
+"""Redeeming a coupon at the shop: exactly once, only at its own partner, only while valid.
+
+Public function: :func:`redeem`. The redemption itself is one conditional UPDATE::
+
+    UPDATE coupons SET state = 'redeemed', redeemed_at = :now
+    WHERE code = :code AND partner_id = :partner AND state = 'issued' AND fan_id IS NOT NULL
+      AND valid_from <= :now AND expires_at > :now
+
+Its row count says whether this attempt redeemed the coupon, so of any number of concurrent
+attempts exactly one succeeds. Only when it did not is the coupon read again to say why, in
+Japanese, for the staff member at the counter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from coupons.codes import has_valid_check, normalize
+from coupons.models import AudienceMember, Coupon
+
+__all__ = ["REASONS", "Redemption", "forget_fan", "redeem"]
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+REASONS = {
+    "redeemed": "利用を受け付けました。",
+    "mistyped": "コードの打ち間違いのようです。もう一度ご確認ください。",
+    "unknown": "このコードのクーポンは見つかりません。",
+    "other_shop": "このクーポンは他の店舗のものです。",
+    "used": "このクーポンは利用済みです（{when}）。",
+    "expired": "このクーポンは有効期限が切れています（{when}まで）。",
+    "not_yet": "このクーポンはまだ使えません（{when}から）。",
+}
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """``reason`` is a key of :data:`REASONS`; ``message`` the Japanese sentence for staff."""
+
+    ok: bool
+    reason: str
+    message: str
+    coupon: Coupon | None = None
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(TOKYO)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _result(reason: str, coupon: Coupon | None = None, when: datetime | None = None) -> Redemption:
+    return Redemption(reason == "redeemed", reason, REASONS[reason].format(when=_when(when)), coupon)
+
+
+def redeem(session: Session, text: str, partner_id: int, now: datetime) -> Redemption:
+    """Redeem the coupon whose code (typed or scanned) is ``text`` at ``partner_id``."""
+    code = normalize(text)
+    if not has_valid_check(code):
+        return _result("mistyped")
+    done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Coupon)
+        .where(
+            Coupon.code == code,
+            Coupon.partner_id == partner_id,
+            Coupon.state == "issued",
+            Coupon.fan_id.is_not(None),
+            Coupon.valid_from <= now,
+            Coupon.expires_at > now,
+        )
+        .values(state="redeemed", redeemed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    coupon = session.execute(
+        select(Coupon).where(Coupon.code == code).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if done.rowcount == 1:
+        return _result("redeemed", coupon)
+    if coupon is None or coupon.fan_id is None or coupon.state == "void":
+        # A deleted fan's coupon no longer exists for anyone.
+        return _result("unknown")
+    if coupon.partner_id != partner_id:
+        return _result("other_shop")
+    if coupon.state == "redeemed":
+        return _result("used", coupon, coupon.redeemed_at)
+    if now < coupon.valid_from:
+        return _result("not_yet", coupon, coupon.valid_from)
+    return _result("expired", coupon, coupon.expires_at)
+
+
+def forget_fan(session: Session, fan_id: int) -> int:
+    """Detach a deleted fan from their coupons and audience records; return coupons voided.
+
+    Called with `data.privacy.delete_fan_data` in the same transaction. Unused coupons stop
+    working at once (a shop sees "unknown"); every row stays, without the fan, so issued,
+    redeemed and holdout counts in reports are kept anonymously.
+    """
+
+    voided: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Coupon)
+        .where(Coupon.fan_id == fan_id, Coupon.state == "issued")
+        .values(state="void")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Coupon)
+        .where(Coupon.fan_id == fan_id)
+        .values(fan_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(AudienceMember)
+        .where(AudienceMember.fan_id == fan_id)
+        .values(fan_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(voided.rowcount)

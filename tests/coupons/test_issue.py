@@ -1,0 +1,147 @@
+"""Issuing: one coupon per fan per campaign, never past the cap, holdout fans get nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from coupons.audience import holdout_group
+from coupons.issue import issue_campaign, issue_coupon
+from coupons.models import AudienceMember, Campaign, Coupon
+from coupons.rules import parse_rule
+from data.catalog import Catalog
+from data.models import Fan
+from tests.coupons.conftest import NOW, VERSION
+
+
+def _coupons(session: Session, campaign_id: int) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(Coupon).where(Coupon.campaign_id == campaign_id)) or 0
+    )
+
+
+def test_matching_fans_get_one_coupon_each_with_the_offer_copied(
+    db_session: Session,
+    catalog: Catalog,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    campaign = make_campaign()
+    sento = [make_fan({"likes_super_sento": 1}) for _ in range(3)]
+    make_fan({"likes_super_sento": 0})
+    make_fan({})  # never answered: no rule match, no lookalike part
+    make_fan({"likes_super_sento": 1}, opted_out_at=NOW)  # opted out: not reachable
+    rule = parse_rule(campaign.target_rule, catalog)
+    report = issue_campaign(db_session, campaign, rule, VERSION, NOW)
+    db_session.commit()
+    assert sorted(c.fan_id or 0 for c in report.issued) == [f.id for f in sento]
+    again = issue_campaign(db_session, campaign, rule, VERSION, NOW + timedelta(hours=1))
+    db_session.commit()
+    assert again.issued == [] and again.already == 3
+    coupon = report.issued[0]
+    assert coupon.valid_from == NOW and coupon.expires_at == NOW + timedelta(hours=48)
+    # Editing the campaign afterwards changes no coupon already issued.
+    campaign.offer_text = "入館料 半額"
+    db_session.commit()
+    db_session.expire_all()
+    assert db_session.get(Coupon, coupon.id).offer_text == "入館料から200円引き"  # type: ignore[union-attr]
+
+
+def test_holdout_fans_are_recorded_and_receive_nothing(
+    db_session: Session,
+    catalog: Catalog,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    campaign = make_campaign(holdout_share=0.3)
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(60)]
+    report = issue_campaign(db_session, campaign, parse_rule(campaign.target_rule, catalog), VERSION, NOW)
+    db_session.commit()
+    rows = db_session.execute(
+        select(AudienceMember.fan_id, AudienceMember.group).where(AudienceMember.campaign_id == campaign.id)
+    )
+    groups = {fan_id: group for fan_id, group in rows}
+    assert set(groups) == {f.id for f in fans}
+    # The split is the hash of campaign and fan: reproducible from the ids alone.
+    assert groups == {f.id: holdout_group(campaign.id, f.id, 0.3) for f in fans}
+    holdout = {fan_id for fan_id, group in groups.items() if group == "holdout"}
+    assert 0 < len(holdout) < 60 and report.holdout == len(holdout)
+    assert {c.fan_id for c in report.issued} == set(groups) - holdout
+
+
+def test_cap_zero_issues_nothing(
+    db_session: Session,
+    catalog: Catalog,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    campaign = make_campaign(total_cap=0)
+    make_fan({"likes_super_sento": 1})
+    report = issue_campaign(db_session, campaign, parse_rule(campaign.target_rule, catalog), VERSION, NOW)
+    db_session.commit()
+    assert report.issued == [] and report.over_cap == 1
+    assert _coupons(db_session, campaign.id) == 0
+
+
+def test_paused_campaign_issues_nothing_even_to_a_single_fan(
+    db_session: Session, make_campaign: Callable[..., Campaign], make_fan: Callable[..., Fan]
+) -> None:
+    campaign = make_campaign(state="paused")
+    fan = make_fan({"likes_super_sento": 1})
+    assert issue_coupon(db_session, campaign.id, fan.id, NOW).status == "inactive"
+
+
+def test_campaign_paused_while_issuing_stops_at_once(
+    db_session: Session, engine: Engine, make_campaign: Callable[..., Campaign], make_fan: Callable[..., Fan]
+) -> None:
+    campaign = make_campaign()
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(4)]
+    assert issue_coupon(db_session, campaign.id, fans[0].id, NOW).status == "issued"
+    db_session.commit()
+    with Session(engine) as marketer:
+        marketer.get(Campaign, campaign.id).state = "paused"  # type: ignore[union-attr]
+        marketer.commit()
+    assert [issue_coupon(db_session, campaign.id, f.id, NOW).status for f in fans[1:]] == ["inactive"] * 3
+    db_session.commit()
+    assert _coupons(db_session, campaign.id) == 1
+
+
+def test_concurrent_issuers_never_pass_the_cap_nor_give_a_fan_two(
+    database_url: str,
+    engine: Engine,
+    db_session: Session,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    # On PostgreSQL the issuers really race on the row; on SQLite its write lock queues them.
+    cap = 15
+    campaign = make_campaign(total_cap=cap)
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(25)]
+    # 24 issuers, each trying every fan (so every fan is raced for, and the cap too).
+    start = threading.Barrier(24)
+
+    def issuer(offset: int) -> list[str]:
+        start.wait()
+        statuses = []
+        for step in range(len(fans)):
+            fan = fans[(offset + step) % len(fans)]
+            with Session(engine) as session:
+                statuses.append(issue_coupon(session, campaign.id, fan.id, NOW).status)
+                session.commit()
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = [s for statuses in pool.map(issuer, range(24)) for s in statuses]
+    db_session.expire_all()
+    per_fan = db_session.execute(
+        select(Coupon.fan_id, func.count()).where(Coupon.campaign_id == campaign.id).group_by(Coupon.fan_id)
+    ).all()
+    assert len(per_fan) == cap
+    assert all(count == 1 for _, count in per_fan)
+    assert results.count("issued") == cap
+    assert db_session.get(Campaign, campaign.id).issued_count == cap  # type: ignore[union-attr]
