@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,51 @@ def test_marketer_signs_in_reads_the_dashboard_and_runs_the_analysis(
     expect(page.locator("#pairs tbody tr").first).to_contain_text("スーパー銭湯")
     shot(page, "admin-analysis-pairs")
     assert errors == []
+
+
+def test_a_fan_scans_the_shops_check_in_qr_in_the_emulator_and_the_visit_is_recorded(
+    product: Product,  # noqa: F811
+    page: object,  # noqa: F811
+    database_url: str,
+) -> None:
+    from playwright.sync_api import Page, expect
+    from sqlalchemy import func, select
+
+    from coupons.partners import create_partner
+    from coupons.visits import Visit
+    from data.models import utcnow
+
+    assert isinstance(page, Page)
+    load_demo(database_url, respondents=10)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session, session.begin():
+        create_partner(
+            session, name="仙台の湯", category="スーパー銭湯", access_code="secret-code-1", now=utcnow()
+        )
+
+    sign_in(page, product.url)
+    page.click("nav >> text=店舗")
+    page.click("text=来店チェックインQR")
+    expect(page.locator("img.qr")).to_be_visible()
+    link = page.locator("#checkin-link").inner_text()
+    shot(page, "admin-checkin-card")
+
+    page.goto(product.url + "/emulator/")
+    page.fill("#new-fan-name", "来店 太郎")
+    page.click("text=新しいファンを作る")
+    page.click("#btn-follow")
+    page.locator("#quick-replies button", has_text="同意する").click()
+    expect(page.locator(".row.bot .bubble", has_text="ご同意ありがとうございます")).to_have_count(1)
+    page.click("#btn-scan")
+    page.fill("#scan-url", link)
+    page.click("#scan-form >> text=読み取る")
+    expect(page.locator("#composer-text")).to_have_value(
+        re.compile(r"^来店チェックイン [A-Z2-9]{8} 仙台の湯$")
+    )
+    expect(page.locator("#scan-form")).to_be_hidden()
+    page.click("#composer >> text=送信")
+    expect(page.locator(".row.bot .bubble", has_text="来店を記録しました")).to_have_count(1)
+    shot(page, "emulator-checkin")
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Visit)) == 1
+    engine.dispose()
