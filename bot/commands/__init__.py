@@ -7,6 +7,7 @@ import click
 
 def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list at the call site
     from bot.commands.analyze import analyze
+    from bot.commands.coupons import campaigns, coupons, partners
     from bot.commands.db import db
     from bot.commands.export_answers import export_answers
     from bot.commands.import_answers import import_answers_command
@@ -15,4 +16,16 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.staff import staff
     from bot.commands.survey import survey
 
-    return [db, run, analyze, richmenu, survey, import_answers_command, export_answers, staff]
+    return [
+        db,
+        run,
+        analyze,
+        richmenu,
+        survey,
+        import_answers_command,
+        export_answers,
+        staff,
+        partners,
+        campaigns,
+        coupons,
+    ]

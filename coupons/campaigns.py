@@ -1,0 +1,112 @@
+"""Creating campaigns and moving them between states.
+
+Public functions: :func:`create_campaign`, :func:`set_state`.
+
+A campaign's rule is validated against the catalog when it is created (``coupons.rules``),
+so a stored rule always names real items and possible values. State changes are one
+conditional UPDATE from the states a change may start from; issuers re-check the state in
+their own conditional UPDATE (``coupons.issue``), so pausing stops issuance at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from coupons.models import Campaign, Partner
+from coupons.rules import parse_rule
+from data.catalog import Catalog
+
+__all__ = ["TRANSITIONS", "CampaignError", "create_campaign", "set_state"]
+
+# Target state -> the states it may be reached from.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "active": ("draft", "paused"),
+    "paused": ("active",),
+    "ended": ("draft", "active", "paused"),
+}
+
+STATE_LABELS = {"draft": "下書き", "active": "配信中", "paused": "一時停止", "ended": "終了"}
+
+
+class CampaignError(ValueError):
+    """A campaign that cannot be created or changed; the message is Japanese."""
+
+
+def create_campaign(
+    session: Session,
+    catalog: Catalog,
+    *,
+    partner_id: int,
+    title: str,
+    offer_text: str,
+    now: datetime,
+    target_rule: dict[str, Any],
+    total_cap: int,
+    valid_hours: int | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    terms: str = "",
+    image_url: str | None = None,
+    holdout_share: float = 0.10,
+) -> Campaign:
+    """Add a draft campaign (flushed, not committed) after checking every field."""
+    if session.get(Partner, partner_id) is None:
+        raise CampaignError(f"店舗 {partner_id} は登録されていません。")
+    if not title.strip() or not offer_text.strip():
+        raise CampaignError("タイトルと特典内容を入力してください。")
+    if total_cap < 0:
+        raise CampaignError("配布上限は 0 以上にしてください。")
+    if not 0.0 <= holdout_share < 1.0:
+        raise CampaignError("比較用に配らない割合は 0 以上 1 未満にしてください。")
+    if valid_hours is not None:
+        if valid_hours <= 0 or valid_from is not None or valid_until is not None:
+            raise CampaignError("有効期間は「配信から N 時間（N は 1 以上）」か固定の期間のどちらかです。")
+    elif valid_from is None or valid_until is None or valid_until <= valid_from:
+        raise CampaignError("有効期間（開始と終了、終了は開始より後）を指定してください。")
+    rule = parse_rule(target_rule, catalog)
+    campaign = Campaign(
+        partner_id=partner_id,
+        title=title.strip(),
+        offer_text=offer_text.strip(),
+        image_url=image_url,
+        terms=terms,
+        valid_hours=valid_hours,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        per_fan_limit=1,
+        total_cap=total_cap,
+        issued_count=0,
+        target_rule=rule.as_json(),
+        holdout_share=holdout_share,
+        state="draft",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def set_state(session: Session, campaign_id: int, state: str, now: datetime) -> None:
+    """Move the campaign to ``state`` if allowed from its current state, else raise."""
+    if state not in TRANSITIONS:
+        raise CampaignError(f"状態「{state}」にはできません。")
+    changed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state.in_(TRANSITIONS[state]))
+        .values(state=state, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount == 1:
+        return
+    current = session.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
+    if current is None:
+        raise CampaignError(f"キャンペーン {campaign_id} は見つかりません。")
+    raise CampaignError(
+        f"キャンペーン {campaign_id} は「{STATE_LABELS.get(current, current)}」のため"
+        f"「{STATE_LABELS[state]}」にできません。"
+    )
