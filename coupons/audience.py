@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from coupons.models import AudienceMember, Campaign, LookalikeScore
-from coupons.rules import Condition, TargetRule
+from coupons.rules import COMPARE, Condition, TargetRule
 from data.consent import reachable_clause
 from data.models import Answer, Fan
 
@@ -41,15 +41,7 @@ def holdout_group(campaign_id: int, fan_id: int, share: float) -> str:
 
 
 def _answer_meets(condition: Condition) -> ColumnElement[bool]:
-    value = Answer.value
-    compare = {
-        "=": value == condition.value,
-        "!=": value != condition.value,
-        ">=": value >= condition.value,
-        "<=": value <= condition.value,
-        ">": value > condition.value,
-        "<": value < condition.value,
-    }[condition.op]
+    compare: ColumnElement[bool] = COMPARE[condition.op](Answer.value, condition.value)
     return exists().where(Answer.fan_id == Fan.id, Answer.item_id == condition.item, compare)
 
 

@@ -15,14 +15,25 @@ with a Japanese message naming the item or value at fault.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from data.catalog import Catalog
 
-__all__ = ["OPERATORS", "Condition", "LookalikePart", "RuleError", "TargetRule", "parse_rule"]
+__all__ = ["COMPARE", "OPERATORS", "Condition", "LookalikePart", "RuleError", "TargetRule", "parse_rule"]
 
-OPERATORS = ("=", "!=", ">=", "<=", ">", "<")
+# One table of comparisons, used on answers in Python and on the answers column in SQL.
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+OPERATORS = tuple(COMPARE)
 
 
 class RuleError(ValueError):
@@ -37,14 +48,7 @@ class Condition:
 
     def holds(self, answer: float) -> bool:
         """Whether an answer satisfies this condition."""
-        return {
-            "=": answer == self.value,
-            "!=": answer != self.value,
-            ">=": answer >= self.value,
-            "<=": answer <= self.value,
-            ">": answer > self.value,
-            "<": answer < self.value,
-        }[self.op]
+        return bool(COMPARE[self.op](answer, self.value))
 
 
 @dataclass(frozen=True)
