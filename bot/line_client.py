@@ -35,6 +35,16 @@ LINE_API_HOST = "https://api.line.me"
 LINE_DATA_API_HOST = "https://api-data.line.me"
 
 
+@dataclass(frozen=True)
+class MessageQuota:
+    limit: int | None  # None: the plan has no monthly limit
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+
 @dataclass
 class LineApiError(Exception):
     """A failed Messaging API call, classified for the caller's retry decision."""
@@ -171,6 +181,24 @@ class LineClient:
 
     def delete_rich_menu(self, rich_menu_id: str) -> None:
         self._call(self.messaging.delete_rich_menu_with_http_info, rich_menu_id)
+
+    # -- account facts the admin pages show --
+
+    def message_quota(self) -> MessageQuota:
+        """This month's push/multicast allowance and what has been used of it."""
+        quota = self._call(self.messaging.get_message_quota_with_http_info).data
+        usage = self._call(self.messaging.get_message_quota_consumption_with_http_info).data
+        limit = (
+            int(quota.value)
+            if quota is not None and quota.type == "limited" and quota.value is not None
+            else None
+        )
+        return MessageQuota(limit=limit, used=int(usage.total_usage) if usage is not None else 0)
+
+    def basic_id(self) -> str:
+        """The account's basic ID (``@…``), which LINE URL schemes such as oaMessage name it by."""
+        info = self._call(self.messaging.get_bot_info_with_http_info).data
+        return str(info.basic_id)
 
 
 def classify_api_exception(exc: ApiException) -> LineApiError:

@@ -40,6 +40,10 @@ class Settings:
     line_openapi_dir: Path | None = None
     line_timeout_seconds: float = 10.0
     testing: bool = False
+    # The account's basic ID (``@…``) for LINE links such as the shops' check-in QR; asked of LINE when unset.
+    line_basic_id: str | None = None
+    # Where analyses started from the admin pages write their files (one folder per job).
+    analysis_dir: Path = Path("var") / "analysis"
     # Where sign-in throttling counts attempts; memory is per process (see bot/limiter.py).
     ratelimit_storage_uri: str = "memory://"
     # The team's voice in chat: its name, the account's name, and the follow greeting.
@@ -118,6 +122,14 @@ class Settings:
                     f"got {storage!r}"
                 )
             kwargs["ratelimit_storage_uri"] = storage
+        if basic_id := env.get("LINE_BOT_BASIC_ID", "").strip():
+            if not basic_id.startswith("@"):
+                raise SettingsError(
+                    f"LINE_BOT_BASIC_ID must be the account's basic ID like @abc1234, got {basic_id!r}"
+                )
+            kwargs["line_basic_id"] = basic_id
+        if analysis := env.get("FANBOT_ANALYSIS_DIR", "").strip():
+            kwargs["analysis_dir"] = Path(analysis)
         if spec := env.get("FANBOT_LINE_OPENAPI_DIR", "").strip():
             kwargs["line_openapi_dir"] = Path(spec)
         if team := env.get("FANBOT_TEAM_NAME", "").strip():

@@ -206,7 +206,35 @@ class SurveyItemSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AnalysisJob(Base):
+    """One run of the correlation analysis started from the admin pages; its row carries the progress.
+
+    ``active`` is 1 while the job is queued or running and NULL afterwards; its unique constraint lets
+    only one analysis run at a time (NULLs never collide).
+    """
+
+    __tablename__ = "analysis_jobs"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, done, failed
+    active: Mapped[int | None] = mapped_column(Integer, unique=True)
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    respondents: Mapped[int | None] = mapped_column(Integer)
+    items: Mapped[int | None] = mapped_column(Integer)
+    pairs: Mapped[int | None] = mapped_column(Integer)
+    significant: Mapped[int | None] = mapped_column(Integer)
+    out_dir: Mapped[str] = mapped_column(String(500), default="")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 __all__ = [
+    "AnalysisJob",
     "AnonymousCount",
     "Answer",
     "Base",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import coupons.models  # noqa: F401  (registers the coupon tables on Base.metadata)
+import coupons.models
+import coupons.visits  # noqa: F401  (check-in codes and visits on Base.metadata)
 from data.database import make_engine
 from data.models import Base
 

@@ -166,3 +166,10 @@ def test_dashboard_draws_answers_per_day_and_coverage(
     assert "<title>11月28日（土）: 2件</title>" in html
     assert "合計 2件" in html
     assert 'id="respondents">1<' in html
+
+
+def test_dashboard_shows_the_next_game_in_tokyo_time(admin_client: FlaskClient) -> None:
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    section = html[html.index('id="next-game"') :]
+    assert "2026-12-05 15:05" in section  # the clock stands at 2026-11-28; the schedule's first game
+    assert "秋田ノーザンハピネッツ" in section

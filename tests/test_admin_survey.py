@@ -187,3 +187,11 @@ def test_another_session_cannot_confirm_someone_elses_upload(
     other_token = form_csrf(other.get("/admin/").get_data(as_text=True))
     other.post("/admin/survey/import/confirm", data={"csrf": other_token, "token": token})
     assert answers_stored(session) == 0
+
+
+def test_a_typed_priority_is_escaped_when_shown_back(admin_client: FlaskClient, app: Flask) -> None:
+    response = save_settings(admin_client, app, {"priority-likes_sauna": '"><img src=x onerror=alert(1)>'})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<img src=x" not in html
+    assert "&#34;&gt;&lt;img src=x" in html or "&quot;&gt;&lt;img src=x" in html

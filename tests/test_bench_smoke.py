@@ -40,3 +40,15 @@ def test_ratios_medians_and_budget_shares_follow_the_samples() -> None:
     assert rows[1].ratio == pytest.approx(2.5)
     assert rows[1].p95_ms == pytest.approx(400.0)
     assert rows[1].share_of_budget == pytest.approx(0.2)
+
+
+def test_uplift_bench_prints_coverage_per_design(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import uplift_bench
+
+    uplift_bench.main(["--quick"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.strip() and line.strip()[0].isdigit()]
+    assert len(rows) == len(uplift_bench.DESIGNS)
+    for row in rows:
+        coverage = float(row.split()[3].rstrip("%"))
+        assert 85.0 <= coverage <= 100.0, row

@@ -163,3 +163,18 @@ def test_a_success_answer_the_sdk_cannot_read_is_a_line_api_error(
                 client.reply("r" * 32, [TextMessage(text="x")])
         client.close()
     assert "unreadable" in failure.value.message
+
+
+def test_message_quota_reports_limit_use_and_what_remains(
+    line_client: LineClient, emulator: RunningEmulator, fan: str
+) -> None:
+    emulator.state.message_quota = 500
+    line_client.push(fan, [TextMessage(text="一通目")], retry_key=str(uuid.uuid4()))
+    quota = line_client.message_quota()
+    assert quota.limit == 500
+    assert quota.used == 1
+    assert quota.remaining == 499
+
+
+def test_basic_id_comes_from_the_bot_info(line_client: LineClient) -> None:
+    assert line_client.basic_id().startswith("@")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from bot.survey.rounds import (
@@ -62,7 +62,7 @@ def test_starting_a_round_closes_the_open_one(db_session: Session, fan_id: int) 
 
 @pytest.mark.parametrize("bad", [[], ["a,b"]], ids=["no-items", "comma-in-id"])
 def test_a_round_needs_items_without_commas(db_session: Session, fan_id: int, bad: list[str]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"needs at least one item|cannot contain ','"):
         start_round(db_session, fan_id, bad, NOW)
 
 
@@ -80,8 +80,8 @@ def test_latest_round_ignores_change_rounds(db_session: Session, fan_id: int) ->
 
 def test_advance_moves_once_and_only_past_the_item_being_asked(db_session: Session, fan_id: int) -> None:
     survey_round = start_round(db_session, fan_id, ITEMS[:2], NOW)
-    assert not advance(db_session, survey_round, ITEMS[1], NOW)
-    assert advance(db_session, survey_round, ITEMS[0], NOW, skipped=True)
+    assert advance(db_session, survey_round, ITEMS[1], NOW) is False
+    assert advance(db_session, survey_round, ITEMS[0], NOW, skipped=True) is True
     assert survey_round.position == 1 and survey_round.skipped == [ITEMS[0]]
     assert survey_round.closed_at is None
     assert advance(db_session, survey_round, ITEMS[1], NOW)
@@ -93,7 +93,7 @@ def test_a_second_advance_from_the_same_position_is_refused(db_session: Session,
     # A concurrent handler of the same tap moved the round after this one read it at position 0.
     db_session.execute(behind_its_back(survey_round.id, position=1))
 
-    assert not advance(db_session, survey_round, ITEMS[0], NOW)
+    assert advance(db_session, survey_round, ITEMS[0], NOW) is False
     assert stored(db_session, survey_round.id).position == 1
 
 
@@ -149,3 +149,28 @@ def test_passing_is_refused_when_the_round_moved_since_it_was_read(db_session: S
 
     assert pass_answered_items(db_session, survey_round, NOW) == 0
     assert survey_round.position == 2
+
+
+def test_stored_purposes_are_the_values_existing_rows_hold(db_session: Session, fan_id: int) -> None:
+    # Rows written by earlier releases say "survey" and "change": the constants must keep them.
+    start_round(db_session, fan_id, ITEMS[:1], NOW)
+    start_round(db_session, fan_id, ITEMS[:1], NOW, purpose=CHANGE)
+    db_session.commit()
+    stored_purposes = db_session.execute(text("SELECT purpose FROM survey_rounds ORDER BY id")).scalars()
+    assert list(stored_purposes) == ["survey", "change"]
+
+
+def test_a_round_started_a_day_ago_is_no_longer_current(db_session: Session, fan_id: int) -> None:
+    start_round(db_session, fan_id, ITEMS, NOW)
+    assert current_round(db_session, fan_id, NOW + timedelta(hours=23, minutes=59)) is not None
+    assert current_round(db_session, fan_id, NOW + timedelta(hours=24)) is None
+
+
+def test_a_round_already_past_its_last_item_is_left_as_it_is(db_session: Session, fan_id: int) -> None:
+    survey_round = start_round(db_session, fan_id, ITEMS[:2], NOW)
+    record_answer(db_session, fan_id, ITEMS[0], 1, NOW)
+    db_session.execute(behind_its_back(survey_round.id, position=2))
+    db_session.refresh(survey_round)
+
+    assert pass_answered_items(db_session, survey_round, NOW) == 0
+    assert survey_round.position == 2 and survey_round.closed_at is None

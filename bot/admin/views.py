@@ -23,6 +23,7 @@ from bot.url_ids import parse_page
 from data.answer_activity import answers_per_day
 from data.fan_overview import MAX_QUERY_LENGTH, delivery_status, fan_answers, fan_counts, list_fans
 from data.models import Fan
+from data.schedule import load_schedule, upcoming
 from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_coverage import survey_coverage
 from data.units import format_answer
@@ -74,8 +75,14 @@ def dashboard() -> Any:
     at = now()
     counts = fan_counts(db, at, get_settings().consent_version)
     chart = daily_bar_chart(answers_per_day(db, at, days=DASHBOARD_DAYS))
+    # Until games live in the database (the after-the-game work), the next game comes from the schedule file.
+    next_games = upcoming(load_schedule(), at, limit=1)
     return render_template(
-        "admin/dashboard.html", counts=counts, chart=chart, coverage=survey_coverage(db, get_catalog())
+        "admin/dashboard.html",
+        counts=counts,
+        chart=chart,
+        coverage=survey_coverage(db, get_catalog()),
+        next_game=next_games[0] if next_games else None,
     )
 
 

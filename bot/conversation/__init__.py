@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import answer_change, consent, help, menu, privacy, profile, survey
+from bot.conversation import answer_change, checkin, consent, help, menu, privacy, profile, survey
 from bot.dispatch import Dispatcher
 
 
@@ -12,6 +12,7 @@ def build_dispatcher() -> Dispatcher:
     after_consent: list[consent.AfterConsent] = [survey.after_consent]
     consent.register(dispatcher, after_consent)
     survey.register(dispatcher)
+    checkin.register(dispatcher)
     answer_change.register(dispatcher)
     privacy.register(dispatcher)
     menu.register(dispatcher)

@@ -13,6 +13,7 @@ from bot.conversation.help import reply_unknown
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback, encode
 from coupons.redeem import forget_fan
+from coupons.visits import forget_visits
 from data.consent import has_current_consent
 from data.privacy import delete_fan_data
 
@@ -90,6 +91,7 @@ def on_delete(turn: Turn, postback: Postback) -> None:
     if answer == "yes":
         fan_id = fan.id
         deletion = delete_fan_data(turn.session, fan, turn.now)
+        forget_visits(turn.session, fan.id)
         # Same transaction: the fan's unused coupons stop working, counts stay anonymous.
         forget_fan(turn.session, fan_id)
         turn.reply(
