@@ -29,6 +29,7 @@ from data.models import Base, BigIntId, UTCDateTime, utcnow
 __all__ = [
     "CAMPAIGN_STATES",
     "COUPON_STATES",
+    "DELIVERIES",
     "AudienceMember",
     "Campaign",
     "Coupon",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 CAMPAIGN_STATES = ("draft", "active", "paused", "ended")
+DELIVERIES = ("card", "line_coupon")
 COUPON_STATES = ("issued", "redeemed", "void")
 
 
@@ -82,6 +84,9 @@ class Campaign(Base):
     target_rule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     holdout_share: Mapped[float] = mapped_column(Float, default=0.10)
     state: Mapped[str] = mapped_column(String(16), default="draft")
+    # "card": fanbot's own coupon card, verified at the shop; "line_coupon": LINE's Coupon API.
+    delivery: Mapped[str] = mapped_column(String(16), default="card", server_default="card")
+    line_coupon_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -110,6 +115,8 @@ class Coupon(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When LINE accepted the message carrying this coupon; NULL while not sent.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AudienceMember(Base):
