@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -54,6 +56,9 @@ class Settings:
     emulator_state_path: Path | None = None
     # Threads handling recorded webhook events (bot/inbox.py); a fan's events stay in order.
     inbox_workers: int = 4
+    # Where fans' phones fetch images the bot links to (coupon QR codes): the app's public
+    # address. Real LINE fetches images over HTTPS only; None means http://HOST:PORT (local use).
+    public_base_url: str | None = None
 
     @property
     def account_name(self) -> str:
@@ -70,6 +75,16 @@ class Settings:
         return f"友だち追加ありがとうございます！{self.account_name}です。"
 
     @property
+    def coupon_qr_key(self) -> bytes:
+        """The key of the MAC inside coupon QR codes, derived from the app's secret key."""
+        return hmac.new(self.secret_key.encode(), b"fanbot coupon QR key", hashlib.sha256).digest()
+
+    @property
+    def image_base_url(self) -> str:
+        """The base of URLs that LINE's servers and fans' phones fetch images from."""
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @property
     def line_api_data_base_url(self) -> str | None:
         # The emulator serves the data host (rich menu images) on the same base URL.
         return self.line_api_base_url
@@ -84,6 +99,15 @@ class Settings:
             raise SettingsError(
                 "FANBOT_SECRET_KEY is not set; it is required when serving the real LINE platform "
                 "(sign-in cookies would be forgeable)"
+            )
+        if (
+            self.line_api_base_url is None
+            and not self.testing
+            and not self.image_base_url.startswith("https://")
+        ):
+            raise SettingsError(
+                "FANBOT_PUBLIC_BASE_URL must be the app's public https:// address when serving the real LINE "
+                "platform (LINE shows images only from HTTPS URLs)"
             )
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -143,6 +167,12 @@ class Settings:
             if not workers.isdigit() or not 0 < int(workers) <= 64:
                 raise SettingsError(f"FANBOT_INBOX_WORKERS must be a number from 1 to 64, got {workers!r}")
             kwargs["inbox_workers"] = int(workers)
+        if public := env.get("FANBOT_PUBLIC_BASE_URL", "").strip():
+            if not public.startswith(("http://", "https://")):
+                raise SettingsError(
+                    f"FANBOT_PUBLIC_BASE_URL must start with https:// (or http:// locally), got {public!r}"
+                )
+            kwargs["public_base_url"] = public.rstrip("/")
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from coupons.codes import has_valid_check, normalize
 from coupons.models import AudienceMember, Coupon
+from coupons.qr import AlteredQRError, read_scanned
 
 __all__ = ["REASONS", "Redemption", "forget_fan", "redeem"]
 
@@ -31,6 +32,9 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 REASONS = {
     "redeemed": "利用を受け付けました。",
     "mistyped": "コードの打ち間違いのようです。もう一度ご確認ください。",
+    "altered": (
+        "このQRコードは正しくありません（書き換えられた可能性があります）。コードを手で入力してください。"
+    ),
     "unknown": "このコードのクーポンは見つかりません。",
     "other_shop": "このクーポンは他の店舗のものです。",
     "used": "このクーポンは利用済みです（{when}）。",
@@ -60,9 +64,17 @@ def _result(reason: str, coupon: Coupon | None = None, when: datetime | None = N
     return Redemption(reason == "redeemed", reason, REASONS[reason].format(when=_when(when)), coupon)
 
 
-def redeem(session: Session, text: str, partner_id: int, now: datetime) -> Redemption:
-    """Redeem the coupon whose code (typed or scanned) is ``text`` at ``partner_id``."""
-    code = normalize(text)
+def redeem(
+    session: Session, text: str, partner_id: int, now: datetime, *, qr_key: bytes | None = None
+) -> Redemption:
+    """Redeem the coupon whose code (typed, or scanned from its QR when ``qr_key`` is given) is ``text``."""
+    if qr_key is None:
+        code = normalize(text)
+    else:
+        try:
+            code = read_scanned(text, qr_key)
+        except AlteredQRError:
+            return _result("altered")
     if not has_valid_check(code):
         return _result("mistyped")
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]

@@ -29,6 +29,7 @@ def test_missing_secret_names_the_variable() -> None:
         ("PORT", "70000"),
         ("DATABASE_URL", "fanbot.db"),
         ("LINE_API_BASE_URL", "api.line.me"),
+        ("FANBOT_PUBLIC_BASE_URL", "fanbot.example.jp"),
     ],
 )
 def test_bad_value_fails_fast_naming_the_variable(name: str, value: str) -> None:
@@ -57,7 +58,13 @@ def test_serving_real_line_fans_needs_a_cookie_secret(tmp_path: Path) -> None:
     production = Settings.from_env({**BASE, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}, env_file=None)
     with pytest.raises(SettingsError, match="FANBOT_SECRET_KEY"):
         create_app(production)
-    app = create_app(production.with_overrides(secret_key="a-long-random-production-secret"))
+    keyed = production.with_overrides(secret_key="a-long-random-production-secret")
+    # Real LINE shows coupon QR images only from HTTPS URLs.
+    with pytest.raises(SettingsError, match="FANBOT_PUBLIC_BASE_URL"):
+        create_app(keyed)
+    with pytest.raises(SettingsError, match="FANBOT_PUBLIC_BASE_URL"):
+        create_app(keyed.with_overrides(public_base_url="http://fanbot.example.jp"))
+    app = create_app(keyed.with_overrides(public_base_url="https://fanbot.example.jp"))
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["fanbot.line_client"].close()
 

@@ -10,8 +10,10 @@ from bot import messages
 from bot.conversation.help import ask_for_consent, reply_unknown
 from bot.conversation.privacy import DELETE_KEYWORD, OPT_IN_KEYWORD, OPT_OUT_KEYWORD
 from bot.conversation.survey import CHANGE_KEYWORD
+from bot.coupon_cards import coupon_carousel
 from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback
+from coupons.wallet import usable_coupons
 from data.consent import has_current_consent
 from data.schedule import Game, load_schedule, upcoming
 
@@ -56,12 +58,17 @@ def show_coupons(turn: Turn) -> None:
     if not has_current_consent(fan, turn.settings.consent_version):
         ask_for_consent(turn)
         return
-    turn.reply(
-        messages.text(
-            "現在お持ちのクーポンはありません。\n"
-            "試合のあとに、パートナー店舗で使えるクーポンをこのトークでお届けします。お楽しみに！"
+    held = usable_coupons(turn.session, fan.id, turn.now)
+    if not held:
+        turn.reply(
+            messages.text(
+                "現在お持ちのクーポンはありません。\n"
+                "試合のあとに、パートナー店舗で使えるクーポンをこのトークでお届けします。お楽しみに！"
+            )
         )
-    )
+        return
+    intro = "お持ちのクーポンです（有効期限の近い順）。お店でスタッフに画面を見せてください。"
+    turn.reply(messages.text(intro), coupon_carousel(held, turn.settings, turn.now))
 
 
 def show_settings(turn: Turn) -> None:
