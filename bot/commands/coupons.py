@@ -173,6 +173,46 @@ def campaigns_pause(campaign_id: int) -> None:
     _set_state(campaign_id, "paused")
 
 
+@campaigns.command("send")
+@click.argument("campaign_id", type=int)
+def campaigns_send(campaign_id: int) -> None:
+    """Issue CAMPAIGN's coupons now and push the cards (for campaigns not tied to a game)."""
+    from bot.commands.session import load_settings, require_schema
+    from bot.coupon_delivery import CampaignSendError, send_campaign
+    from bot.line_client import LineClient
+    from coupons.rules import RuleError
+    from data.catalog import load_catalog
+    from data.database import make_engine, make_session_factory
+    from data.models import utcnow
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    client = LineClient(settings)
+    try:
+        require_schema(engine)
+        report = send_campaign(
+            make_session_factory(engine), client, settings, load_catalog(), campaign_id, utcnow()
+        )
+    except (CampaignSendError, RuleError) as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        client.close()
+        engine.dispose()
+    click.echo(
+        f"campaign {campaign_id}: eligible {report.eligible}, holdout {report.holdout}, "
+        f"issued {report.issued} (already held {report.already}, over cap {report.over_cap}), "
+        f"sent {report.sent}, not reachable {report.not_reachable}, "
+        f"failed {sum(report.failed.values())}, waiting for quota {report.quota_stopped}"
+    )
+    for reason, count in report.failed.most_common():
+        click.echo(f"  failed {count}: {reason}")
+    if report.quota_stopped:
+        raise click.ClickException(
+            f"今月の送信上限に達したため、{report.quota_stopped} 件のクーポンが未送信です"
+            "（来月、再実行で送信されます）。"
+        )
+
+
 @click.group()
 def coupons() -> None:
     """Coupons held by fans."""
