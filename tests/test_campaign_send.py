@@ -239,6 +239,29 @@ def test_a_push_failing_for_good_is_reported_and_sent_on_the_next_run(
     assert later.sent == 1 and len(emulator.state.messages_for(fan.line_user_id or "")) == 1
 
 
+def test_a_fan_who_opts_out_between_issue_and_push_is_not_pushed(
+    factory: sessionmaker[Session],
+    line_client: LineClient,
+    send_settings: Settings,
+    emulator: RunningEmulator,
+    catalog: Catalog,
+) -> None:
+    with factory() as session, session.begin():
+        fan = _line_fan(session, emulator, "一人目", {"likes_super_sento": 1})
+        campaign_id = _campaign(session).id
+    emulator.state.inject_failures(PUSH, [500, 500, 500, 500])
+    no_wait = {"sleep": lambda _: None}
+    first = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW, **no_wait)
+    assert first.issued == 1 and first.sent == 0
+    with factory() as session, session.begin():
+        stored = session.get(Fan, fan.id)
+        assert stored is not None
+        stored.opted_out_at = NOW
+    later = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW, **no_wait)
+    assert (later.sent, later.not_reachable) == (0, 1)
+    assert emulator.state.messages_for(fan.line_user_id or "") == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [({"state": "paused"}, "配信中ではありません"), ({"delivery": "line_coupon"}, "LINE クーポン")],
