@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from bot import admin, coupon_images, db, health, metrics, webhook
+from bot import admin, coupon_images, db, health, metrics, partner_pages, webhook
 from bot.admin.auth import init_login
 from bot.app_context import Clock
 from bot.conversation import build_dispatcher
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(coupon_images.bp)
+    app.register_blueprint(partner_pages.bp)
     app.register_blueprint(admin.bp)
     if not app.debug and not settings.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -19,7 +19,5 @@ def qr_image(name: str) -> Response:
     key = get_settings().coupon_qr_key
     if not has_valid_check(code) or not hmac.compare_digest(mac.encode(), qr_mac(code, key).encode()):
         abort(404)
-    response = Response(qr_png(code, key), mimetype="image/png")
-    # The image of a code never changes; but it is a bearer credential, so no shared caches.
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+    # The image is a bearer credential: like every page, it is sent with Cache-Control: no-store.
+    return Response(qr_png(code, key), mimetype="image/png")

@@ -25,12 +25,13 @@ from coupons.codes import has_valid_check, normalize
 from coupons.models import AudienceMember, Coupon
 from coupons.qr import AlteredQRError, read_scanned
 
-__all__ = ["REASONS", "Redemption", "forget_fan", "redeem"]
+__all__ = ["REASONS", "Redemption", "forget_fan", "inspect", "redeem"]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 REASONS = {
     "redeemed": "利用を受け付けました。",
+    "usable": "ご利用いただけるクーポンです。内容を確認して「利用する」を押してください。",
     "mistyped": "コードの打ち間違いのようです。もう一度ご確認ください。",
     "altered": (
         "このQRコードは正しくありません（書き換えられた可能性があります）。コードを手で入力してください。"
@@ -61,13 +62,12 @@ def _when(moment: datetime | None) -> str:
 
 
 def _result(reason: str, coupon: Coupon | None = None, when: datetime | None = None) -> Redemption:
-    return Redemption(reason == "redeemed", reason, REASONS[reason].format(when=_when(when)), coupon)
+    ok = reason in ("redeemed", "usable")
+    return Redemption(ok, reason, REASONS[reason].format(when=_when(when)), coupon)
 
 
-def redeem(
-    session: Session, text: str, partner_id: int, now: datetime, *, qr_key: bytes | None = None
-) -> Redemption:
-    """Redeem the coupon whose code (typed, or scanned from its QR when ``qr_key`` is given) is ``text``."""
+def _read_code(text: str, qr_key: bytes | None) -> str | Redemption:
+    """The code in what staff typed or scanned, or the refusal when it cannot be one."""
     if qr_key is None:
         code = normalize(text)
     else:
@@ -75,8 +75,57 @@ def redeem(
             code = read_scanned(text, qr_key)
         except AlteredQRError:
             return _result("altered")
-    if not has_valid_check(code):
-        return _result("mistyped")
+    return code if has_valid_check(code) else _result("mistyped")
+
+
+def _why_not(coupon: Coupon | None, partner_id: int, now: datetime) -> Redemption | None:
+    """Why this coupon cannot be redeemed at ``partner_id`` now; None when it can.
+
+    The one statement of the rule, in Python, that :func:`redeem`'s conditional UPDATE states in SQL.
+    """
+    if coupon is None or coupon.fan_id is None or coupon.state == "void":
+        # A deleted fan's coupon no longer exists for anyone.
+        return _result("unknown")
+    if coupon.partner_id != partner_id:
+        return _result("other_shop")
+    if coupon.state == "redeemed":
+        return _result("used", coupon, coupon.redeemed_at)
+    if now < coupon.valid_from:
+        return _result("not_yet", coupon, coupon.valid_from)
+    if now >= coupon.expires_at:
+        return _result("expired", coupon, coupon.expires_at)
+    return None
+
+
+def _find(session: Session, code: str) -> Coupon | None:
+    return session.execute(
+        select(Coupon).where(Coupon.code == code).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def inspect(
+    session: Session, text: str, partner_id: int, now: datetime, *, qr_key: bytes | None = None
+) -> Redemption:
+    """What staff see before tapping 「利用する」: the coupon and whether it can be redeemed here now.
+
+    Changes nothing. ``ok`` with reason ``usable`` means a redemption would succeed at this moment
+    (another device may still redeem it first: only :func:`redeem` decides).
+    """
+    code = _read_code(text, qr_key)
+    if isinstance(code, Redemption):
+        return code
+    coupon = _find(session, code)
+    refusal = _why_not(coupon, partner_id, now)
+    return refusal if refusal is not None else _result("usable", coupon)
+
+
+def redeem(
+    session: Session, text: str, partner_id: int, now: datetime, *, qr_key: bytes | None = None
+) -> Redemption:
+    """Redeem the coupon whose code (typed, or scanned from its QR when ``qr_key`` is given) is ``text``."""
+    code = _read_code(text, qr_key)
+    if isinstance(code, Redemption):
+        return code
     done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Coupon)
         .where(
@@ -90,21 +139,12 @@ def redeem(
         .values(state="redeemed", redeemed_at=now)
         .execution_options(synchronize_session=False)
     )
-    coupon = session.execute(
-        select(Coupon).where(Coupon.code == code).execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    coupon = _find(session, code)
     if done.rowcount == 1:
         return _result("redeemed", coupon)
-    if coupon is None or coupon.fan_id is None or coupon.state == "void":
-        # A deleted fan's coupon no longer exists for anyone.
-        return _result("unknown")
-    if coupon.partner_id != partner_id:
-        return _result("other_shop")
-    if coupon.state == "redeemed":
-        return _result("used", coupon, coupon.redeemed_at)
-    if now < coupon.valid_from:
-        return _result("not_yet", coupon, coupon.valid_from)
-    return _result("expired", coupon, coupon.expires_at)
+    refusal = _why_not(coupon, partner_id, now)
+    # The UPDATE and the rule agree; if the row changed in between, it was redeemed meanwhile.
+    return refusal if refusal is not None else _result("used", coupon, coupon.redeemed_at if coupon else None)
 
 
 def forget_fan(session: Session, fan_id: int) -> int:
