@@ -76,6 +76,22 @@ def _install_rich_menu(settings: Settings, base: str) -> None:
         client.close()
 
 
+def _start_emulator_demo(app: Flask, settings: Settings, base: str, demo_campaign: int | None) -> None:
+    _install_rich_menu(settings, base)
+    if demo_campaign is None:
+        return
+    from bot.demo_coupons import add_demo_fans_to_emulator, send_demo_campaign
+    from data.catalog import load_catalog
+    from data.models import utcnow
+
+    add_demo_fans_to_emulator(app)
+    report = send_demo_campaign(settings, load_catalog(), demo_campaign, utcnow())
+    click.echo(
+        f"  demo coupons:   {report.sent} coupon cards sent to demo fans in the emulator "
+        f"({report.holdout} held out for measuring uplift)"
+    )
+
+
 def ensure_demo_marketer(session: Session) -> None:
     from data.models import StaffUser, utcnow
     from data.staff import create_staff_user
@@ -106,6 +122,11 @@ def run(no_demo_data: bool) -> None:
     click.echo(f"  admin pages:    {base}/admin/")
     if not no_demo_data:
         click.echo(f"                  demo sign-in: {DEMO_MARKETER_EMAIL} / {DEMO_MARKETER_PASSWORD}")
+    click.echo(f"  shop counter:   {base}/partner/   (phone page where partner staff redeem coupons)")
+    if not no_demo_data:
+        from bot.demo_coupons import DEMO_SHOP_CODE, DEMO_SHOP_NAME
+
+        click.echo(f"                  demo shop: {DEMO_SHOP_NAME} / access code {DEMO_SHOP_CODE}")
     if own_emulator:
         click.echo(f"  LINE emulator:  {base}{EMULATOR_PREFIX}/   (play a fan here)")
     else:
@@ -123,20 +144,30 @@ def run(no_demo_data: bool) -> None:
         upgrade(engine)
     finally:
         engine.dispose()
+    demo_campaign: int | None = None
     if not no_demo_data:
         from bot.commands.session import session_scope
+        from bot.demo_coupons import seed_demo_coupons
+        from data.catalog import load_catalog
         from data.demo import load_demo_data
+        from data.models import utcnow
 
         with session_scope(settings.database_url) as session:
             created = load_demo_data(session)
             ensure_demo_marketer(session)
+            demo_campaign = seed_demo_coupons(
+                session, load_catalog(), settings.consent_version, utcnow()
+            ).campaign_id
         if created:
             click.echo(f"  demo data:      {created} demo respondents loaded")
 
     app = build_dev_app(settings)
     if own_emulator:
-        # Give the emulator the menu a real channel would have (setup replaces an earlier one).
-        threading.Thread(target=_install_rich_menu, args=(settings, base), daemon=True).start()
+        # Give the emulator the menu a real channel would have (setup replaces an earlier one),
+        # and the demo fans their coupon cards.
+        threading.Thread(
+            target=_start_emulator_demo, args=(app, settings, base, demo_campaign), daemon=True
+        ).start()
     from bot.inbox import start_workers
     from bot.security_headers import QuietRequestHandler
 
