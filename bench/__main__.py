@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench import analysis_bench, segmentation_bench, uplift_bench, webhook_bench
+    from bench import analysis_bench, coupon_bench, segmentation_bench, uplift_bench, webhook_bench
 
     args = argv if argv is not None else sys.argv[1:]
     webhook_bench.main(args)
@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> None:
     analysis_bench.main(args)
     print()
     uplift_bench.main(args)
+    print()
+    coupon_bench.main(args)
 
 
 if __name__ == "__main__":

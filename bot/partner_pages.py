@@ -16,7 +16,17 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from bot.app_context import get_line_client, get_settings, now
@@ -153,15 +163,14 @@ def redeem_coupon() -> Any:
     fan = db.get(Fan, result.coupon.fan_id) if result.ok and result.coupon and result.coupon.fan_id else None
     view = _view(result, shop)
     db.commit()
-    if (
-        result.ok
-        and fan is not None
-        and fan.line_user_id
-        and is_reachable(fan, get_settings().consent_version)
-    ):
-        assert result.coupon is not None
-        thank_for_redemption(get_line_client(), fan.line_user_id, shop.name, result.coupon.code)
-    return _counter(shop, 200 if result.ok else 422, done=True, **view)
+    page, status = _counter(shop, 200 if result.ok else 422, done=True, **view)
+    response = make_response(page, status)
+    reachable = fan is not None and is_reachable(fan, get_settings().consent_version)
+    if result.ok and result.coupon is not None and fan is not None and fan.line_user_id and reachable:
+        user_id, code, client = fan.line_user_id, result.coupon.code, get_line_client()
+        # After the page went out: the counter never waits on LINE for a courtesy message.
+        response.call_on_close(lambda: thank_for_redemption(client, user_id, shop.name, code))
+    return response
 
 
 def redemptions_today(shop: Partner, moment: datetime) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from coupons.models import AudienceMember, Campaign, LookalikeScore
 from coupons.rules import COMPARE, Condition, TargetRule
 from data.consent import reachable_clause
+from data.database import insert_new
 from data.models import Answer, Fan
 
 __all__ = ["Eligible", "eligible_fans", "holdout_group", "record_audience"]
@@ -93,18 +94,27 @@ def record_audience(
 ) -> list[Eligible]:
     """Record each fan's group the first time they are eligible; return fans with their recorded group.
 
-    A fan already recorded keeps the group of the first recording.
+    A fan already recorded keeps the group of the first recording. Two runs racing on one
+    campaign both succeed: the insert skips rows the other run wrote (the unique constraint),
+    and the groups are read back as stored.
     """
+    insert_new(
+        session,
+        AudienceMember.__table__,
+        [
+            {
+                "campaign_id": campaign.id,
+                "fan_id": e.fan_id,
+                "group": e.group,
+                "matched_by": e.matched_by,
+                "recorded_at": now,
+            }
+            for e in fans
+        ],
+        keys=("campaign_id", "fan_id"),
+    )
     rows = session.execute(
         select(AudienceMember.fan_id, AudienceMember.group).where(AudienceMember.campaign_id == campaign.id)
     )
     recorded = {fan_id: group for fan_id, group in rows}
-    new = [e for e in fans if e.fan_id not in recorded]
-    session.add_all(
-        AudienceMember(
-            campaign_id=campaign.id, fan_id=e.fan_id, group=e.group, matched_by=e.matched_by, recorded_at=now
-        )
-        for e in new
-    )
-    session.flush()
     return [Eligible(e.fan_id, e.matched_by, recorded.get(e.fan_id, e.group)) for e in fans]

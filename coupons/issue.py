@@ -29,6 +29,7 @@ from coupons.audience import eligible_fans, record_audience
 from coupons.codes import new_code
 from coupons.models import Campaign, Coupon
 from coupons.rules import TargetRule
+from data.database import insert_new
 
 __all__ = ["IssueReport", "IssueResult", "coupon_window", "issue_campaign", "issue_coupon"]
 
@@ -122,10 +123,88 @@ def issue_coupon(session: Session, campaign_id: int, fan_id: int, now: datetime)
     raise RuntimeError("could not draw an unused coupon code")  # pragma: no cover
 
 
+# Fans issued per reservation: one UPDATE of the counter and one multi-row INSERT per chunk.
+CHUNK = 1000
+
+
+def _reserve(session: Session, campaign_id: int, count: int) -> bool:
+    """Raise the cap counter by ``count`` in one step, only if all of them fit and the campaign is active."""
+    raised: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Campaign)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.state == "active",
+            Campaign.issued_count + count <= Campaign.total_cap,
+        )
+        .values(issued_count=Campaign.issued_count + count)
+        .execution_options(synchronize_session=False)
+    )
+    return raised.rowcount == 1
+
+
+def _give_back(session: Session, campaign_id: int, count: int) -> None:
+    if count:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(issued_count=Campaign.issued_count - count)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _issue_chunk(
+    session: Session, campaign_id: int, fan_ids: list[int], now: datetime
+) -> list[Coupon] | None:
+    """Issue to every fan of ``fan_ids`` at once; None when the whole chunk does not fit (cap, paused).
+
+    Fans another issuer served meanwhile are skipped by the unique constraint and their counter
+    steps given back, exactly as :func:`issue_coupon` does for one fan.
+    """
+    if not _reserve(session, campaign_id, len(fan_ids)):
+        return None
+    campaign = session.execute(
+        select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
+    ).scalar_one()
+    valid_from, expires_at = coupon_window(campaign, now)
+    codes = [new_code() for _ in fan_ids]
+    rows = [
+        {
+            "campaign_id": campaign.id,
+            "partner_id": campaign.partner_id,
+            "fan_id": fan_id,
+            "code": code,
+            "state": "issued",
+            "offer_title": campaign.title,
+            "offer_text": campaign.offer_text,
+            "offer_terms": campaign.terms,
+            "issued_at": now,
+            "valid_from": valid_from,
+            "expires_at": expires_at,
+        }
+        for fan_id, code in zip(fan_ids, codes, strict=True)
+    ]
+    try:
+        with session.begin_nested():
+            insert_new(session, Coupon.__table__, rows, keys=("campaign_id", "fan_id"))
+    except IntegrityError:
+        _give_back(session, campaign_id, len(fan_ids))  # a code collision: the caller goes one by one
+        return None
+    issued = list(
+        session.scalars(select(Coupon).where(Coupon.campaign_id == campaign_id, Coupon.code.in_(codes)))
+    )
+    _give_back(session, campaign_id, len(fan_ids) - len(issued))
+    return issued
+
+
 def issue_campaign(
     session: Session, campaign: Campaign, rule: TargetRule, consent_version: str, now: datetime
 ) -> IssueReport:
-    """Record the audience and issue a coupon to every targeted fan; holdout fans get none."""
+    """Record the audience and issue a coupon to every targeted fan; holdout fans get none.
+
+    Fans are issued in chunks of `CHUNK` (one counter step and one INSERT each); a chunk that
+    does not fit under the cap, or meets a paused campaign, goes one fan at a time through
+    :func:`issue_coupon`, which says for each fan exactly why not.
+    """
     report = IssueReport()
     if campaign.state != "active":
         report.inactive = True
@@ -134,18 +213,29 @@ def issue_campaign(
         session, campaign, eligible_fans(session, campaign, rule, consent_version), now
     )
     report.eligible = len(audience)
-    for member in audience:
-        if member.group == "holdout":
-            report.holdout += 1
+    report.holdout = sum(1 for member in audience if member.group == "holdout")
+    held = set(session.scalars(select(Coupon.fan_id).where(Coupon.campaign_id == campaign.id)))
+    targeted = [m.fan_id for m in audience if m.group == "targeted"]
+    report.already = sum(1 for fan_id in targeted if fan_id in held)
+    todo = [fan_id for fan_id in targeted if fan_id not in held]
+    for start in range(0, len(todo), CHUNK):
+        chunk = todo[start : start + CHUNK]
+        issued = _issue_chunk(session, campaign.id, chunk, now)
+        if issued is not None:
+            report.issued.extend(issued)
+            report.already += len(chunk) - len(issued)
             continue
-        result = issue_coupon(session, campaign.id, member.fan_id, now)
-        if result.status == "issued" and result.coupon is not None:
-            report.issued.append(result.coupon)
-        elif result.status == "already":
-            report.already += 1
-        elif result.status == "cap":
-            report.over_cap += 1
-        else:
-            report.inactive = True
-            break
+        for position, fan_id in enumerate(chunk):
+            result = issue_coupon(session, campaign.id, fan_id, now)
+            if result.status == "issued" and result.coupon is not None:
+                report.issued.append(result.coupon)
+            elif result.status == "already":
+                report.already += 1
+            elif result.status == "cap":
+                # The cap is reached: nobody after this fan gets one in this run.
+                report.over_cap += len(todo) - start - position
+                return report
+            else:
+                report.inactive = True
+                return report
     return report

@@ -129,7 +129,10 @@ def test_session_cookie_is_secure_when_serving_the_real_platform(settings, clock
 
     production = create_app(
         settings.with_overrides(
-            line_api_base_url=None, testing=False, secret_key="a-real-secret-key-1234567890"
+            line_api_base_url=None,
+            testing=False,
+            secret_key="a-real-secret-key-1234567890",
+            public_base_url="https://fanbot.example.jp",
         ),
         clock=clock,
     )

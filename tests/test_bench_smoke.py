@@ -52,3 +52,20 @@ def test_uplift_bench_prints_coverage_per_design(capsys: pytest.CaptureFixture[s
     for row in rows:
         coverage = float(row.split()[3].rstrip("%"))
         assert 85.0 <= coverage <= 100.0, row
+
+
+def test_coupon_bench_issues_unique_codes_and_redeems_through_the_counter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import coupon_bench
+
+    coupon_bench.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "all codes unique" in out and "REPEATED" not in out
+    issue = next(line for line in out.splitlines() if line.startswith("issue_campaign:"))
+    assert "2,000 eligible" in issue
+    eligible_issued_holdout = [int(word.replace(",", "")) for word in issue.split(":")[1].split()[::2][:3]]
+    eligible, issued, holdout = eligible_issued_holdout
+    assert issued + holdout == eligible
+    redeem = next(line for line in out.splitlines() if line.startswith("POST /partner/redeem"))
+    assert "200 fans thanked" in redeem

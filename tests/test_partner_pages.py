@@ -68,8 +68,9 @@ def sign_in(client: FlaskClient, shop: Partner, code: str, address: str = "127.0
 
 def post(client: FlaskClient, path: str, code: str) -> tuple[int, str]:
     token = form_csrf(client.get("/partner/").get_data(as_text=True))
-    response = client.post(path, data={"csrf": token, "code": code})
-    return response.status_code, response.get_data(as_text=True)
+    # Closing the response, as a server does once it is sent, runs what waits for that (the thank-you).
+    with client.post(path, data={"csrf": token, "code": code}) as response:
+        return response.status_code, response.get_data(as_text=True)
 
 
 def reason(html: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -145,3 +146,64 @@ def test_concurrent_issuers_never_pass_the_cap_nor_give_a_fan_two(
     assert all(count == 1 for _, count in per_fan)
     assert results.count("issued") == cap
     assert db_session.get(Campaign, campaign.id).issued_count == cap  # type: ignore[union-attr]
+
+
+def test_concurrent_campaign_runs_issue_in_chunks_within_the_cap(
+    engine: Engine,
+    db_session: Session,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+    monkeypatch: pytest.MonkeyPatch,
+    catalog: Catalog,
+) -> None:
+    # Small chunks so that runs race chunk against chunk, and the cap falls inside a chunk.
+    monkeypatch.setattr("coupons.issue.CHUNK", 7)
+    cap = 40
+    campaign = make_campaign(total_cap=cap)
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(60)]
+    rule = parse_rule(campaign.target_rule, catalog)
+    start = threading.Barrier(20)
+
+    def run(_: int) -> tuple[int, int, int]:
+        start.wait()
+        with Session(engine) as session:
+            mine = session.get(Campaign, campaign.id)
+            assert mine is not None
+            report = issue_campaign(session, mine, rule, VERSION, NOW)
+            session.commit()
+            return len(report.issued), report.already, report.over_cap
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        reports = list(pool.map(run, range(20)))
+    db_session.expire_all()
+    per_fan = db_session.execute(
+        select(Coupon.fan_id, func.count()).where(Coupon.campaign_id == campaign.id).group_by(Coupon.fan_id)
+    ).all()
+    assert len(per_fan) == cap and all(count == 1 for _, count in per_fan)
+    assert sum(issued for issued, _, _ in reports) == cap
+    assert db_session.get(Campaign, campaign.id).issued_count == cap  # type: ignore[union-attr]
+    # A later run finds the cap reached and says so for every fan still without a coupon.
+    again = issue_campaign(db_session, campaign, rule, VERSION, NOW)
+    assert (len(again.issued), again.already, again.over_cap) == (0, cap, len(fans) - cap)
+
+
+def test_a_chunk_skips_fans_served_meanwhile_and_gives_their_counter_steps_back(
+    db_session: Session, make_campaign: Callable[..., Campaign], make_fan: Callable[..., Fan]
+) -> None:
+    from coupons.issue import _issue_chunk
+
+    campaign = make_campaign(total_cap=10)
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(3)]
+    first = issue_coupon(db_session, campaign.id, fans[0].id, NOW)
+    db_session.commit()
+    issued = _issue_chunk(db_session, campaign.id, [f.id for f in fans], NOW)
+    db_session.commit()
+    assert issued is not None and sorted(c.fan_id or 0 for c in issued) == [fans[1].id, fans[2].id]
+    assert first.coupon is not None and first.coupon.code not in {c.code for c in issued}
+    db_session.expire_all()
+    assert db_session.get(Campaign, campaign.id).issued_count == 3  # type: ignore[union-attr]
+    # A chunk that does not fit under the cap is not issued at all (the caller goes one by one).
+    more = [make_fan({"likes_super_sento": 1}) for _ in range(8)]
+    assert _issue_chunk(db_session, campaign.id, [f.id for f in more], NOW) is None
+    db_session.expire_all()
+    assert db_session.get(Campaign, campaign.id).issued_count == 3  # type: ignore[union-attr]
