@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from coupons.codes import has_valid_check, normalize
-from coupons.models import AudienceMember, Coupon
+from coupons.models import AudienceMember, Coupon, LookalikeScore
 from coupons.qr import AlteredQRError, read_scanned
 
 __all__ = ["REASONS", "Redemption", "forget_fan", "inspect", "redeem"]
@@ -148,7 +148,7 @@ def redeem(
 
 
 def forget_fan(session: Session, fan_id: int) -> int:
-    """Detach a deleted fan from their coupons and audience records; return coupons voided.
+    """Detach a deleted fan from their coupons and audience records, drop their scores; return coupons voided.
 
     Called with `data.privacy.delete_fan_data` in the same transaction. Unused coupons stop
     working at once (a shop sees "unknown"); every row stays, without the fan, so issued,
@@ -171,6 +171,12 @@ def forget_fan(session: Session, fan_id: int) -> int:
         update(AudienceMember)
         .where(AudienceMember.fan_id == fan_id)
         .values(fan_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    # A score's reasons repeat the fan's answers: they go with the answers.
+    session.execute(
+        delete(LookalikeScore)
+        .where(LookalikeScore.fan_id == fan_id)
         .execution_options(synchronize_session=False)
     )
     return int(voided.rowcount)
