@@ -1,6 +1,7 @@
 """Who a campaign reaches at a given moment, split into targeted and holdout fans.
 
-Public functions: :func:`eligible_fans`, :func:`holdout_group`, :func:`record_audience`.
+Public functions: :func:`eligible_fans`, :func:`holdout_group`, :func:`record_audience`,
+:func:`preview_audience`.
 
 Eligibility is the one reachability rule (`data.consent.reachable_clause`: current consent,
 following, not opted out, not deleted) plus the campaign's target rule
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +26,15 @@ from data.consent import reachable_clause
 from data.database import insert_new
 from data.models import Answer, Fan
 
-__all__ = ["Eligible", "eligible_fans", "holdout_group", "record_audience"]
+__all__ = [
+    "AudiencePreview",
+    "Eligible",
+    "PreviewFan",
+    "eligible_fans",
+    "holdout_group",
+    "preview_audience",
+    "record_audience",
+]
 
 
 @dataclass(frozen=True)
@@ -118,3 +128,82 @@ def record_audience(
     )
     recorded = {fan_id: group for fan_id, group in rows}
     return [Eligible(e.fan_id, e.matched_by, recorded.get(e.fan_id, e.group)) for e in fans]
+
+
+@dataclass(frozen=True)
+class PreviewFan:
+    """One matched fan as the preview shows them: how they matched and why."""
+
+    fan_id: int
+    matched_by: str
+    group: str
+    # For "rule": the fan's answers to the rule's items; for "lookalike": the score's top reasons.
+    reasons: list[dict[str, Any]]
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    direct: int
+    lookalike: int
+    holdout: int
+    targeted: int
+    sample: list[PreviewFan]
+    scores_run_at: datetime | None = None
+    scores_auc: float | None = None
+
+
+def preview_audience(
+    session: Session, campaign: Campaign, rule: TargetRule, consent_version: str, sample_size: int = 10
+) -> AudiencePreview:
+    """Who the campaign would reach now, without recording anything: counts and a sample with reasons."""
+    fans = eligible_fans(session, campaign, rule, consent_version)
+    targeted = [e for e in fans if e.group == "targeted"]
+    # A spread-out sample (every k-th fan), so it is not just the oldest fans.
+    step = max(1, len(fans) // sample_size) if fans else 1
+    chosen = fans[::step][:sample_size]
+    items = [c.item for c in rule.conditions]
+    answers: dict[int, dict[str, float]] = {}
+    if chosen and items:
+        rows = session.execute(
+            select(Answer.fan_id, Answer.item_id, Answer.value).where(
+                Answer.fan_id.in_([e.fan_id for e in chosen]), Answer.item_id.in_(items)
+            )
+        )
+        for fan_id, item_id, value in rows:
+            answers.setdefault(fan_id, {})[item_id] = value
+    scores: dict[int, LookalikeScore] = {}
+    run_at: datetime | None = None
+    auc: float | None = None
+    if rule.lookalike is not None:
+        stored = session.scalars(
+            select(LookalikeScore).where(
+                LookalikeScore.item_id == rule.lookalike.item,
+                LookalikeScore.fan_id.in_([e.fan_id for e in chosen]),
+            )
+        )
+        scores = {s.fan_id: s for s in stored}
+        latest = session.execute(
+            select(LookalikeScore.run_at, LookalikeScore.auc)
+            .where(LookalikeScore.item_id == rule.lookalike.item)
+            .limit(1)
+        ).first()
+        if latest is not None:
+            run_at, auc = latest
+    sample = []
+    for e in chosen:
+        score = scores.get(e.fan_id)
+        if e.matched_by == "lookalike" and score is not None:
+            reasons = [dict(r) for r in score.reasons]
+        else:
+            reasons = [{"item": item, "answer": answers.get(e.fan_id, {}).get(item)} for item in items]
+        sample.append(PreviewFan(e.fan_id, e.matched_by, e.group, reasons, score.score if score else None))
+    return AudiencePreview(
+        direct=sum(1 for e in fans if e.matched_by == "rule"),
+        lookalike=sum(1 for e in fans if e.matched_by == "lookalike"),
+        holdout=len(fans) - len(targeted),
+        targeted=len(targeted),
+        sample=sample,
+        scores_run_at=run_at,
+        scores_auc=auc,
+    )
