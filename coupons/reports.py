@@ -34,6 +34,7 @@ class CampaignReport:
     partner_id: int
     partner_name: str
     issued: int
+    sent: int  # coupons whose message LINE accepted
     redeemed: int
     started_at: datetime | None  # the first coupon's issue time; None before anything was issued
     window_days: int
@@ -82,9 +83,10 @@ def campaign_report(session: Session, campaign_id: int, window_days: int = 7) ->
     ).one_or_none()
     if row is None:
         return None
-    issued, redeemed, started = session.execute(
+    issued, sent, redeemed, started = session.execute(
         select(
             func.count(Coupon.id),
+            func.count(Coupon.sent_at),
             func.count(Coupon.redeemed_at),
             func.min(Coupon.issued_at),
         ).where(Coupon.campaign_id == campaign_id)
@@ -102,6 +104,7 @@ def campaign_report(session: Session, campaign_id: int, window_days: int = 7) ->
         partner_id=row.partner_id,
         partner_name=row.name,
         issued=int(issued),
+        sent=int(sent),
         redeemed=int(redeemed),
         started_at=started,
         window_days=window_days,
@@ -112,3 +115,10 @@ def campaign_report(session: Session, campaign_id: int, window_days: int = 7) ->
 def partner_reports(session: Session, partner_id: int, window_days: int = 7) -> list[CampaignReport]:
     ids = session.scalars(select(Campaign.id).where(Campaign.partner_id == partner_id).order_by(Campaign.id))
     return [report for campaign_id in ids if (report := campaign_report(session, campaign_id, window_days))]
+
+
+def coupons_since(session: Session, since: datetime) -> tuple[int, int]:
+    """(issued, redeemed) coupons from ``since`` on, over every campaign (the dashboard's week)."""
+    issued = session.scalar(select(func.count()).select_from(Coupon).where(Coupon.issued_at >= since))
+    redeemed = session.scalar(select(func.count()).select_from(Coupon).where(Coupon.redeemed_at >= since))
+    return int(issued or 0), int(redeemed or 0)

@@ -173,3 +173,44 @@ def test_dashboard_shows_the_next_game_in_tokyo_time(admin_client: FlaskClient) 
     section = html[html.index('id="next-game"') :]
     assert "2026-12-05 15:05" in section  # the clock stands at 2026-11-28; the schedule's first game
     assert "秋田ノーザンハピネッツ" in section
+
+
+def test_dashboard_counts_coupons_issued_and_redeemed_since_monday_in_japan(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock, fan_id: str
+) -> None:
+    from datetime import timedelta
+
+    from coupons.issue import issue_coupon
+    from coupons.models import Campaign
+    from coupons.partners import create_partner
+    from coupons.redeem import redeem
+
+    # The clock stands at Saturday 2026-11-28 21:30 JST; the week began Monday 11-23 0:00 JST.
+    shop = create_partner(session, name="湯の郷", access_code="sento-2026", now=clock())
+    fan = session.scalars(select(Fan).where(Fan.line_user_id == fan_id)).one()
+    codes = []
+    for number, issued_at in enumerate(
+        (clock(), clock() - timedelta(days=5, hours=6), clock() - timedelta(days=6))
+    ):
+        campaign = Campaign(
+            partner_id=shop.id,
+            title=f"c{number}",
+            offer_text="x",
+            valid_hours=24 * 30,
+            total_cap=5,
+            target_rule={},
+            state="active",
+            created_at=clock(),
+            updated_at=clock(),
+        )
+        session.add(campaign)
+        session.flush()
+        coupon = issue_coupon(session, campaign.id, fan.id, issued_at).coupon
+        assert coupon is not None
+        codes.append(coupon.code)
+    assert redeem(session, codes[0], shop.id, clock()).ok
+    session.commit()
+    html = admin_client.get("/admin/").get_data(as_text=True)
+    # 2026-11-23 15:30 JST (Monday) counts, 2026-11-22 21:30 JST (Sunday) does not.
+    assert re.search(r'id="coupons-issued">2<', html)
+    assert re.search(r'id="coupons-redeemed">1<', html)

@@ -49,6 +49,7 @@ def plant(
                         offer_title="x",
                         offer_text="x",
                         issued_at=START,
+                        sent_at=START if index % 2 == 0 else None,
                         valid_from=START,
                         expires_at=START + timedelta(days=7),
                         redeemed_at=START + timedelta(hours=2) if index % 4 == 0 else None,
@@ -75,7 +76,7 @@ def test_report_counts_and_uplift_match_the_planted_data_and_statsmodels(db_sess
     )
     report = campaign_report(db_session, campaign_id, window_days=7)
     assert report is not None
-    assert (report.issued, report.redeemed) == (400, 100)
+    assert (report.issued, report.sent, report.redeemed) == (400, 200, 100)
     assert report.started_at == START
     assert (report.uplift.targeted_visitors, report.uplift.targeted) == (t_visitors, 400)
     assert (report.uplift.holdout_visitors, report.uplift.holdout) == (h_visitors, 100)
@@ -110,8 +111,9 @@ def test_report_page_shows_the_sentence_method_and_offers_csv(admin_client, sess
     assert "Newcombe" in html
     csv_text = admin_client.get(f"/admin/campaigns/{campaign_id}/report.csv").get_data(as_text=True)
     header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
-    assert header.startswith("campaign_id,campaign,shop,issued,redeemed")
-    assert row.split(",")[3:5] == ["400", "100"]
+    assert header.startswith("campaign_id,campaign,shop,issued,sent,redeemed")
+    assert row.split(",")[3:6] == ["400", "200", "100"]
+    assert "LINE で届けたクーポン" in html
     assert admin_client.get(f"/admin/campaigns/{campaign_id}/report?days=0").status_code == 400
     assert admin_client.get("/admin/campaigns/999/report").status_code == 404
     report = campaign_report(session, campaign_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
@@ -20,6 +22,7 @@ from bot.limiter import (
     submitted_email,
 )
 from bot.url_ids import parse_page
+from coupons.reports import coupons_since
 from data.answer_activity import answers_per_day
 from data.fan_overview import MAX_QUERY_LENGTH, delivery_status, fan_answers, fan_counts, list_fans
 from data.models import Fan
@@ -28,6 +31,7 @@ from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_coverage import survey_coverage
 from data.units import format_answer
 
+TOKYO = ZoneInfo("Asia/Tokyo")
 PER_PAGE = 50
 DASHBOARD_DAYS = 30
 
@@ -77,8 +81,14 @@ def dashboard() -> Any:
     chart = daily_bar_chart(answers_per_day(db, at, days=DASHBOARD_DAYS))
     # Until games live in the database (the after-the-game work), the next game comes from the schedule file.
     next_games = upcoming(load_schedule(), at, limit=1)
+    # The week as the team reads it: from Monday 0:00 in Japan.
+    local = at.astimezone(TOKYO)
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    issued, redeemed = coupons_since(db, monday)
     return render_template(
         "admin/dashboard.html",
+        coupons_issued=issued,
+        coupons_redeemed=redeemed,
         counts=counts,
         chart=chart,
         coverage=survey_coverage(db, get_catalog()),
