@@ -72,6 +72,7 @@ def test_emulator_is_never_mounted_without_line_api_base_url(tmp_path: Path) -> 
             line_api_base_url=base_url,
             port=8000,
             secret_key="a-production-secret",
+            public_base_url="https://fanbot.example.jp",
         )
         app = build_dev_app(settings)
         assert "line_emulator_app" not in app.extensions
