@@ -219,3 +219,28 @@ def test_campaign_pages_refuse_anonymous_users_and_shop_sessions(
     for path in ("/admin/campaigns", "/admin/campaigns/new", "/admin/campaigns/1", "/admin/campaigns/1/edit"):
         response = client.get(path)
         assert response.status_code == 302 and "/admin/login" in response.headers["Location"], path
+
+
+def test_scoring_from_the_campaign_page_stores_scores_or_says_why_not(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    from coupons.models import LookalikeScore
+    from data.demo import load_demo_data
+
+    shop = _shop(session, clock)
+    assert _post(admin_client, "/admin/campaigns/new", _form(shop)).status_code == 302
+    assert _post(admin_client, "/admin/campaigns/new", _form(shop, lookalike_item="")).status_code == 302
+    with_score, without = session.scalars(select(Campaign).order_by(Campaign.id)).all()
+    token = form_csrf(admin_client.get(f"/admin/campaigns/{with_score.id}").get_data(as_text=True))
+    page = admin_client.post(
+        f"/admin/campaigns/{with_score.id}/score", data={"csrf": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "まだ回答がありません" in page
+    load_demo_data(session, respondents=200)
+    session.commit()
+    page = admin_client.post(
+        f"/admin/campaigns/{with_score.id}/score", data={"csrf": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "予測スコアを計算しました（200 人" in page
+    assert len(session.scalars(select(LookalikeScore)).all()) == 200
+    assert admin_client.post(f"/admin/campaigns/{without.id}/score", data={"csrf": token}).status_code == 400

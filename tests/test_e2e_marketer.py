@@ -49,6 +49,13 @@ def test_marketer_signs_in_reads_the_dashboard_and_runs_the_analysis(
 
     assert isinstance(page, Page)
     load_demo(database_url, respondents=300)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session, session.begin():
+        from coupons.partners import create_partner
+        from data.models import utcnow
+
+        create_partner(session, name="湯の郷 アリーナ前店", access_code="sento-2026", now=utcnow())
+    engine.dispose()
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     sign_in(page, product.url)
@@ -81,6 +88,25 @@ def test_marketer_signs_in_reads_the_dashboard_and_runs_the_analysis(
     page.click("text=絞り込む")
     expect(page.locator("#pairs tbody tr").first).to_contain_text("スーパー銭湯")
     shot(page, "admin-analysis-pairs")
+
+    # From the finding to a campaign: the pair fills the rule, the preview shows who it reaches.
+    page.locator("#pairs tbody tr").first.locator("text=このペアでキャンペーンを作る").click()
+    expect(page.locator("h1")).to_have_text("キャンペーンの作成")
+    expect(page.locator("select[name=item0] option:checked")).not_to_have_text("（条件なし）")
+    page.select_option("select[name=partner_id]", label="湯の郷 アリーナ前店")
+    page.fill("input[name=title]", "試合の後はひとっ風呂")
+    page.fill("input[name=offer_text]", "入館料から200円引き")
+    shot(page, "admin-campaign-form")
+    page.click("text=保存して配信対象を確認")
+    expect(page.locator("#campaign-state")).to_have_text("下書き")
+    expect(page.locator("#audience-preview")).to_contain_text("クーポンを配るファン")
+    expect(page.locator("#quota")).to_contain_text("通")
+    page.click("#run-scoring")
+    expect(page.locator(".flash")).to_contain_text("予測スコアを計算しました")
+    expect(page.locator("#audience-preview")).to_contain_text("交差検証 AUC")
+    shot(page, "admin-campaign-preview")
+    page.click("button:has-text('有効にする')")
+    expect(page.locator("#campaign-state")).to_have_text("配信中")
     assert errors == []
 
 

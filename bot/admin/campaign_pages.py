@@ -20,7 +20,14 @@ from bot.app_context import get_catalog, get_line_client, get_settings, now
 from bot.db import get_session
 from bot.line_client import LineApiError, MessageQuota
 from coupons.audience import preview_audience
-from coupons.campaigns import STATE_LABELS, CampaignError, create_campaign, set_state, update_campaign
+from coupons.campaigns import (
+    STATE_LABELS,
+    TRANSITIONS,
+    CampaignError,
+    create_campaign,
+    set_state,
+    update_campaign,
+)
 from coupons.models import Campaign, Partner
 from coupons.rules import OPERATORS, RuleError, parse_rule
 from data.catalog import Catalog
@@ -219,7 +226,9 @@ def campaign_detail(campaign_id: int) -> Any:
         over_quota=remaining is not None and preview.targeted > remaining,
         labels=catalog.labels,
         state_label=STATE_LABELS.get(campaign.state, campaign.state),
-        actions={state: label for state, label in STATE_ACTIONS.items() if campaign.state != state},
+        actions={
+            state: label for state, label in STATE_ACTIONS.items() if campaign.state in TRANSITIONS[state]
+        },
     )
 
 
@@ -236,4 +245,27 @@ def campaign_state(campaign_id: int) -> Any:
         flash(str(problem))
     else:
         flash(f"キャンペーンを「{STATE_LABELS[target]}」にしました。")
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+
+
+@bp.post("/campaigns/<id:campaign_id>/score")
+def campaign_score(campaign_id: int) -> Any:
+    """Run the scoring run for the campaign's lookalike item (what `fanbot segments score` does)."""
+    from bot.scoring import run_scoring
+    from segmentation.lookalike import LookalikeError
+
+    db = get_session()
+    campaign = _campaign_or_404(campaign_id)
+    look = campaign.target_rule.get("lookalike")
+    if not look:
+        abort(400, description="このキャンペーンには予測スコアの条件がありません。")
+    try:
+        run = run_scoring(db, get_catalog(), str(look["item"]), get_settings().consent_version, now())
+        db.commit()
+    except LookalikeError as problem:
+        db.rollback()
+        flash(str(problem))
+    else:
+        auc = f"交差検証 AUC {run.auc:.2f}" if run.auc is not None else "回答が少ないため精度は未評価"
+        flash(f"予測スコアを計算しました（{run.scored:,} 人、{auc}）。")
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
