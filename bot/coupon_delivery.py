@@ -1,7 +1,8 @@
 """Pushing coupons to fans and thanking them after a redemption, through the one LINE client.
 
 `send_campaign` is ``fanbot campaigns send`` (a campaign not tied to a game): it issues the
-coupons in one transaction (audience, holdout and cap rules live in ``coupons.issue``), then
+coupons in one transaction (audience, holdout and cap rules live in ``coupons.issue``; a
+LINE-coupon campaign first gets its LINE coupon, once), then
 pushes each unsent coupon's card with a retry key derived from the coupon, and records
 ``sent_at`` once LINE accepted it. A crash between the two leaves coupons unsent; running the
 command again pushes exactly those, and a push LINE had accepted before the crash answers 409
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.coupon_cards import coupon_card
 from bot.line_client import LineApiError, LineClient
+from bot.line_coupons import ensure_line_coupon, line_coupon_message
 from bot.settings import Settings
 from coupons.issue import issue_campaign
 from coupons.models import Campaign, Coupon, Partner
@@ -97,14 +99,18 @@ def send_campaign(
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             raise CampaignSendError(f"キャンペーン {campaign_id} は見つかりません。")
-        if campaign.delivery != "card":
-            raise CampaignSendError(
-                "このキャンペーンは LINE クーポンで配信する設定です（カード配信ではありません）。"
-            )
         if campaign.state != "active":
             raise CampaignSendError(
                 f"キャンペーン「{campaign.title}」は配信中ではありません。先に有効にしてください。"
             )
+        delivery, line_coupon_id = campaign.delivery, campaign.line_coupon_id
+        if delivery == "line_coupon" and line_coupon_id is None:
+            # Created once per campaign, before any coupon is issued for it.
+            try:
+                line_coupon_id = ensure_line_coupon(client, campaign, now)
+            except LineApiError as error:
+                raise CampaignSendError(f"LINE クーポンを作成できませんでした（{error}）。") from error
+            campaign.line_coupon_id = line_coupon_id
         rule = parse_rule(campaign.target_rule, catalog)
         issued = issue_campaign(session, campaign, rule, settings.consent_version, now)
         report.eligible, report.holdout = issued.eligible, issued.holdout
@@ -125,9 +131,15 @@ def send_campaign(
         if not reachable or not line_user_id:
             report.not_reachable += 1
             continue
-        card = coupon_card(held(coupon, partner, image_url), settings, now)
+        message: Message = (
+            line_coupon_message(line_coupon_id)
+            if delivery == "line_coupon" and line_coupon_id is not None
+            else coupon_card(held(coupon, partner, image_url), settings, now)
+        )
         try:
-            _push_with_retries(client, line_user_id, [card], coupon_retry_key("card", coupon.code), sleep)
+            _push_with_retries(
+                client, line_user_id, [message], coupon_retry_key(delivery, coupon.code), sleep
+            )
         except LineApiError as error:
             if error.status == 429 and MONTHLY_LIMIT_MESSAGE in error.message.lower():
                 # This coupon and every one after it wait for next month's quota; none is dropped.

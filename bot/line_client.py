@@ -18,6 +18,8 @@ from linebot.v3.messaging import (
     ApiClient,
     ApiException,
     Configuration,
+    CouponCreateRequest,
+    CouponResponse,
     MessagingApi,
     MessagingApiBlob,
     PushMessageRequest,
@@ -181,6 +183,20 @@ class LineClient:
 
     def delete_rich_menu(self, rich_menu_id: str) -> None:
         self._call(self.messaging.delete_rich_menu_with_http_info, rich_menu_id)
+
+    # -- LINE's own coupons (an optional delivery; see bot/line_coupons.py) --
+
+    def create_coupon(self, request: CouponCreateRequest) -> str:
+        """Create a LINE coupon; return its id."""
+        response = self._call(self.messaging.create_coupon_with_http_info, request)
+        return str(response.data.coupon_id)
+
+    def coupon_detail(self, coupon_id: str) -> CouponResponse:
+        return self._call(self.messaging.get_coupon_detail_with_http_info, coupon_id).data
+
+    def close_coupon(self, coupon_id: str) -> None:
+        """Stop a LINE coupon: fans can no longer get or use it."""
+        self._call(self.messaging.close_coupon_with_http_info, coupon_id)
 
     # -- account facts the admin pages show --
 

@@ -58,7 +58,13 @@ def usable_coupons(
         select(Coupon, Partner, Campaign.image_url)
         .join(Partner, Partner.id == Coupon.partner_id)
         .join(Campaign, Campaign.id == Coupon.campaign_id)
-        .where(Coupon.fan_id == fan_id, Coupon.state == "issued", Coupon.expires_at > now)
+        # LINE-coupon campaigns show in LINE's own coupon list, not as fanbot cards.
+        .where(
+            Coupon.fan_id == fan_id,
+            Coupon.state == "issued",
+            Coupon.expires_at > now,
+            Campaign.delivery == "card",
+        )
         .order_by(Coupon.expires_at, Coupon.id)
         .limit(limit)
     )

@@ -204,6 +204,11 @@ def _messages_problems(body: dict[str, Any]) -> list[dict[str, str]]:
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return [{"message": "must be a message object", "property": f"messages[{index}]"}]
+        if message["type"] == "coupon":
+            coupon = _state().get_coupon(str(message.get("couponId", "")))
+            # A coupon message must name a coupon of this channel that is running and not over.
+            if coupon is None or coupon["status"] != "RUNNING" or coupon["endTimestamp"] <= _now():
+                return [{"message": "The coupon is not available", "property": f"messages[{index}].couponId"}]
     return []
 
 
@@ -551,3 +556,59 @@ def get_user_rich_menu(user_id: str) -> Response:
 def unlink_rich_menu(user_id: str) -> Response:
     _state().unlink_rich_menu(user_id)
     return _ok()
+
+
+# -- LINE coupons -----------------------------------------------------------------------
+
+
+def _coupon_not_found() -> Response:
+    return error_response(404, "Not found")
+
+
+@bp.post("/coupon")
+def create_coupon() -> Response:
+    body = _json_object()
+    start, end = body.get("startTimestamp"), body.get("endTimestamp")
+    if isinstance(start, int) and isinstance(end, int) and end <= start:
+        return _invalid_body([{"message": "must be after startTimestamp", "property": "endTimestamp"}])
+    coupon = {
+        **body,
+        "couponId": uuid.uuid4().hex[:16],
+        "createdTimestamp": int(_now()),
+        "status": "RUNNING",
+    }
+    _state().add_coupon(coupon)
+    return _ok({"couponId": coupon["couponId"]})
+
+
+@bp.get("/coupon")
+def list_coupons() -> Response:
+    statuses = set(request.args.getlist("status"))
+    try:
+        limit = int(request.args.get("limit", "20"))
+        start = int(request.args.get("start", "0"))
+    except ValueError:
+        return _invalid_property("limit")
+    if not 1 <= limit <= 100 or start < 0:
+        return _invalid_property("limit")
+    coupons = [c for c in _state().list_coupons() if not statuses or c["status"] in statuses]
+    coupons.sort(key=lambda c: (c["createdTimestamp"], c["couponId"]))
+    page = coupons[start : start + limit]
+    body: dict[str, Any] = {"items": [{"couponId": c["couponId"], "title": c["title"]} for c in page]}
+    if start + limit < len(coupons):
+        body["next"] = str(start + limit)
+    return _ok(body)
+
+
+@bp.get("/coupon/<coupon_id>")
+def coupon_detail(coupon_id: str) -> Response:
+    coupon = _state().get_coupon(coupon_id)
+    return _ok(coupon) if coupon is not None else _coupon_not_found()
+
+
+@bp.put("/coupon/<coupon_id>/close")
+def close_coupon(coupon_id: str) -> Response:
+    closed = _state().close_coupon(coupon_id)
+    if closed is None:
+        return _coupon_not_found()
+    return _ok() if closed else error_response(410, "The coupon has already been closed")

@@ -36,7 +36,14 @@ def _user_json(user: FanUser) -> dict[str, Any]:
 
 
 def _entry_json(entry: LogEntry) -> dict[str, Any]:
+    # A coupon message carries only an id: the chat page shows the coupon as the phone would.
+    coupon = (
+        _state().get_coupon(str(entry.message.get("couponId")))
+        if entry.message.get("type") == "coupon"
+        else None
+    )
     return {
+        "coupon": coupon,
         "direction": entry.direction,
         "message": entry.message,
         "source": entry.source,

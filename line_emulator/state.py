@@ -142,6 +142,8 @@ class EmulatorState:
     reply_tokens: dict[str, ReplyToken] = field(default_factory=dict)
     accepted_retry_keys: dict[str, AcceptedRequest] = field(default_factory=dict)
     rich_menus: dict[str, RichMenu] = field(default_factory=dict)
+    # LINE coupons by id, each as the API's CouponResponse (with couponId, status, createdTimestamp).
+    coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_rich_menu_id: str | None = None
     user_rich_menus: dict[str, str] = field(default_factory=dict)
     loading_animations: list[LoadingAnimation] = field(default_factory=list)
@@ -166,6 +168,7 @@ class EmulatorState:
         accepted_retry_keys: dict[str, AcceptedRequest],
         message_seq: int,
         total_usage: int,
+        coupons: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """Replace, in one step, what `line_emulator.store` keeps across restarts."""
         with self.lock:
@@ -177,6 +180,7 @@ class EmulatorState:
             self.accepted_retry_keys = accepted_retry_keys
             self._message_seq = message_seq
             self.total_usage = total_usage
+            self.coupons = coupons or {}
 
     # -- fans -------------------------------------------------------------------------
 
@@ -334,6 +338,32 @@ class EmulatorState:
             return None
 
     # -- rich menus -------------------------------------------------------------------
+
+    # -- LINE coupons -------------------------------------------------------------------
+
+    def add_coupon(self, coupon: dict[str, Any]) -> None:
+        with self.lock:
+            self.coupons[coupon["couponId"]] = coupon
+
+    def get_coupon(self, coupon_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            coupon = self.coupons.get(coupon_id)
+            return dict(coupon) if coupon is not None else None
+
+    def list_coupons(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(c) for c in self.coupons.values()]
+
+    def close_coupon(self, coupon_id: str) -> bool | None:
+        """Close a running coupon: True when closed now, False when it was already closed, None if unknown."""
+        with self.lock:
+            coupon = self.coupons.get(coupon_id)
+            if coupon is None:
+                return None
+            if coupon["status"] == "CLOSED":
+                return False
+            coupon["status"] = "CLOSED"
+            return True
 
     def add_rich_menu(self, menu: RichMenu) -> None:
         with self.lock:

@@ -99,6 +99,7 @@ def snapshot(state: EmulatorState) -> dict[str, Any]:
         "acceptedRetryKeys": {key: asdict(accepted) for key, accepted in state.accepted_retry_keys.items()},
         "messageSeq": state._message_seq,
         "totalUsage": state.total_usage,
+        "coupons": list(state.coupons.values()),
     }
 
 
@@ -128,6 +129,8 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
         default_rich_menu_id=data["defaultRichMenuId"],
         user_rich_menus=dict(data["userRichMenus"]),
         accepted_retry_keys=retry_keys,
+        # Stores written before the emulator knew LINE coupons have none.
+        coupons={c["couponId"]: c for c in data.get("coupons", [])},
         message_seq=int(data["messageSeq"]),
         total_usage=int(data["totalUsage"]),
     )

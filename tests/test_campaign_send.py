@@ -264,7 +264,7 @@ def test_a_fan_who_opts_out_between_issue_and_push_is_not_pushed(
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"state": "paused"}, "配信中ではありません"), ({"delivery": "line_coupon"}, "LINE クーポン")],
+    [({"state": "paused"}, "配信中ではありません"), ({"state": "draft"}, "配信中ではありません")],
 )
 def test_send_refuses_a_campaign_that_is_not_sendable(
     factory: sessionmaker[Session],
@@ -308,3 +308,49 @@ def test_campaigns_send_command(
     assert missing.exit_code == 1 and "見つかりません" in missing.output
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Partner)) == 1
+
+
+def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_messages(
+    factory: sessionmaker[Session],
+    line_client: LineClient,
+    send_settings: Settings,
+    emulator: RunningEmulator,
+    catalog: Catalog,
+) -> None:
+    from coupons.wallet import usable_coupons
+
+    with factory() as session, session.begin():
+        fans = [_line_fan(session, emulator, f"ファン{i}", {"likes_super_sento": 1}) for i in range(2)]
+        campaign_id = _campaign(session, delivery="line_coupon", image_url="https://example.jp/sento.png").id
+    report = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    assert report.sent == 2
+    (line_coupon,) = emulator.state.list_coupons()
+    assert line_coupon["title"] == "試合後の入浴 200円引き" and line_coupon["timezone"] == "ASIA_TOKYO"
+    assert line_coupon["endTimestamp"] - line_coupon["startTimestamp"] == 48 * 3600
+    for fan in fans:
+        assert emulator.state.messages_for(fan.line_user_id or "") == [
+            {"type": "coupon", "couponId": line_coupon["couponId"]}
+        ]
+    again = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    assert again.sent == 0 and len(emulator.state.list_coupons()) == 1
+    with factory() as session:
+        assert session.get(Campaign, campaign_id).line_coupon_id == line_coupon["couponId"]  # type: ignore[union-attr]
+        # It lives in LINE's coupon list: マイクーポン does not show it as a fanbot card.
+        assert usable_coupons(session, fans[0].id, NOW) == []
+
+
+def test_a_line_coupon_that_cannot_be_created_issues_nothing(
+    factory: sessionmaker[Session],
+    line_client: LineClient,
+    send_settings: Settings,
+    emulator: RunningEmulator,
+    catalog: Catalog,
+) -> None:
+    with factory() as session, session.begin():
+        _line_fan(session, emulator, "ファン", {"likes_super_sento": 1})
+        campaign_id = _campaign(session, delivery="line_coupon").id
+    emulator.state.inject_failures("/v2/bot/coupon", [500])
+    with pytest.raises(CampaignSendError, match="LINE クーポンを作成できませんでした"):
+        send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    with factory() as session:
+        assert session.scalars(select(Coupon)).all() == []

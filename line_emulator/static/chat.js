@@ -227,7 +227,7 @@
     }
     const row = el("div", "row bot" + (entry.delivered ? "" : " undelivered"));
     row.dataset.messageType = message.type || "";
-    row.append(renderMessage(message));
+    row.append(message.type === "coupon" ? renderCoupon(entry.coupon, message) : renderMessage(message));
     const meta = el("div", "meta", entry.source + (entry.delivered ? "" : " · 未配信 (ブロック中)"));
     row.append(meta);
     return row;
@@ -237,6 +237,53 @@
     const row = el("div", "row system");
     row.append(el("span", "note", text));
     return row;
+  }
+
+  // A LINE coupon as the chat shows it: its image, title, reward and validity (the coupon tab opens on tap).
+  function renderCoupon(coupon, message) {
+    const card = el("div", "line-coupon");
+    if (!coupon) {
+      card.append(el("div", "line-coupon-title", "[クーポン " + message.couponId + "（見つかりません）]"));
+      return card;
+    }
+    if (coupon.imageUrl) {
+      const img = el("img", "line-coupon-image");
+      img.src = coupon.imageUrl;
+      img.alt = "";
+      card.append(img);
+    }
+    card.append(el("div", "line-coupon-badge", "LINEクーポン"));
+    card.append(el("div", "line-coupon-title", coupon.title));
+    const reward = rewardText(coupon.reward);
+    if (reward) card.append(el("div", "line-coupon-reward", reward));
+    const until = new Date(coupon.endTimestamp * 1000).toLocaleString("ja-JP", {
+      timeZone: "Asia/Tokyo", year: "numeric", month: "long", day: "numeric", weekday: "short",
+      hour: "2-digit", minute: "2-digit",
+    });
+    card.append(el("div", "line-coupon-validity", "有効期限：" + until + "まで"));
+    if (coupon.usageCondition) card.append(el("div", "line-coupon-terms", "利用条件：" + coupon.usageCondition));
+    if (coupon.status === "CLOSED") card.append(el("div", "line-coupon-closed", "配布終了"));
+    return card;
+  }
+
+  function rewardText(reward) {
+    if (!reward) return "";
+    const price = reward.priceInfo || {};
+    switch (reward.type) {
+      case "discount":
+        if (price.type === "fixed") return price.fixedAmount + "円引き";
+        if (price.type === "percentage") return price.percentage + "%引き";
+        if (price.type === "explicit") return price.originalPrice + "円 → " + price.priceAfterDiscount + "円";
+        return "割引";
+      case "cashBack":
+        return price.type === "percentage" ? price.percentage + "%キャッシュバック" : price.fixedAmount + "円キャッシュバック";
+      case "free":
+        return "無料";
+      case "gift":
+        return "プレゼント";
+      default:
+        return "";
+    }
   }
 
   function renderMessage(message) {
