@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.orm import Session
 
-from coupons.models import Campaign, Partner
+from coupons.models import DELIVERIES, Campaign, Partner
 from coupons.rules import parse_rule
 from data.catalog import Catalog
 
@@ -53,6 +53,7 @@ def _checked(
     terms: str,
     image_url: str | None,
     holdout_share: float,
+    delivery: str = "card",
 ) -> dict[str, Any]:
     """A campaign's editable columns after checking every field (the one place for these rules)."""
     if session.get(Partner, partner_id) is None:
@@ -76,8 +77,11 @@ def _checked(
             raise CampaignError("有効期間は「配信から N 時間（N は 1 以上）」か固定の期間のどちらかです。")
     elif valid_from is None or valid_until is None or valid_until <= valid_from:
         raise CampaignError("有効期間（開始と終了、終了は開始より後）を指定してください。")
+    if delivery not in DELIVERIES:
+        raise CampaignError(f"配信方法「{delivery}」は使えません。")
     rule = parse_rule(target_rule, catalog)
     return {
+        "delivery": delivery,
         "partner_id": partner_id,
         "title": title.strip(),
         "offer_text": offer_text.strip(),
@@ -108,6 +112,7 @@ def create_campaign(
     terms: str = "",
     image_url: str | None = None,
     holdout_share: float = 0.10,
+    delivery: str = "card",
 ) -> Campaign:
     """Add a draft campaign (flushed, not committed) after checking every field."""
     values = _checked(
@@ -124,6 +129,7 @@ def create_campaign(
         terms=terms,
         image_url=image_url,
         holdout_share=holdout_share,
+        delivery=delivery,
     )
     campaign = Campaign(
         **values, per_fan_limit=1, issued_count=0, state="draft", created_at=now, updated_at=now
@@ -149,6 +155,8 @@ def update_campaign(
     values = _checked(session, catalog, **fields)
     if values["total_cap"] < campaign.issued_count:
         raise CampaignError(f"配布上限を、すでに配布した {campaign.issued_count} 枚より少なくはできません。")
+    if values["delivery"] != campaign.delivery and campaign.issued_count:
+        raise CampaignError("配布を始めたキャンペーンの配信方法は変えられません。")
     for column, value in values.items():
         setattr(campaign, column, value)
     campaign.updated_at = now

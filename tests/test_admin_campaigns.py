@@ -244,3 +244,23 @@ def test_scoring_from_the_campaign_page_stores_scores_or_says_why_not(
     assert "予測スコアを計算しました（200 人" in page
     assert len(session.scalars(select(LookalikeScore)).all()) == 200
     assert admin_client.post(f"/admin/campaigns/{without.id}/score", data={"csrf": token}).status_code == 400
+
+
+def test_the_delivery_is_chosen_on_the_form_and_fixed_once_coupons_went_out(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    shop = _shop(session, clock)
+    fan = _fan(session, clock, 1, {"likes_super_sento": 1, "live_games_per_year": 5})
+    assert _post(admin_client, "/admin/campaigns/new", _form(shop, delivery="line_coupon")).status_code == 302
+    campaign = session.scalars(select(Campaign)).one()
+    assert campaign.delivery == "line_coupon"
+    assert "LINEクーポン" in admin_client.get(f"/admin/campaigns/{campaign.id}").get_data(as_text=True)
+    refused = _post(admin_client, "/admin/campaigns/new", _form(shop, delivery="fax"))
+    assert refused.status_code == 422 and "配信方法「fax」は使えません。" in refused.get_data(as_text=True)
+    campaign.state = "active"
+    session.commit()
+    assert issue_coupon(session, campaign.id, fan.id, clock()).status == "issued"
+    session.commit()
+    changed = _post(admin_client, f"/admin/campaigns/{campaign.id}/edit", _form(shop, delivery="card"))
+    assert changed.status_code == 422
+    assert "配布を始めたキャンペーンの配信方法は変えられません。" in changed.get_data(as_text=True)

@@ -92,6 +92,7 @@ def _fields_from_form() -> dict[str, Any]:
         "valid_until": _local(_clean("valid_until"), "終了日時") if window else None,
         "holdout_share": _number(share, "比較用に配らない割合", float) / 100,
         "target_rule": _rule_from_form(),
+        "delivery": request.form.get("delivery") or "card",
     }
 
 
@@ -110,6 +111,7 @@ def _form_values(campaign: Campaign | None, catalog: Catalog) -> dict[str, Any]:
         values.update(
             partner_id=str(campaign.partner_id),
             title=campaign.title,
+            delivery=campaign.delivery,
             offer_text=campaign.offer_text,
             terms=campaign.terms,
             image_url=campaign.image_url or "",
