@@ -87,6 +87,13 @@ def campaigns() -> None:
 )
 @click.option("--valid-until", default=None)
 @click.option("--holdout", type=float, default=0.10, show_default=True, help="Share kept as holdout.")
+@click.option(
+    "--delivery",
+    type=click.Choice(["card", "line_coupon"]),
+    default="card",
+    show_default=True,
+    help="card: fanbot's coupon card, redeemed at /partner; line_coupon: LINE's Coupon API (no shop check).",
+)
 def campaigns_add(
     partner_id: int,
     title: str,
@@ -99,6 +106,7 @@ def campaigns_add(
     valid_from: str | None,
     valid_until: str | None,
     holdout: float,
+    delivery: str,
 ) -> None:
     """Add a campaign as a draft (activate it to issue coupons)."""
     from coupons.campaigns import create_campaign
@@ -126,6 +134,7 @@ def campaigns_add(
                 valid_from=_moment(valid_from),
                 valid_until=_moment(valid_until),
                 holdout_share=holdout,
+                delivery=delivery,
             )
             campaign_id = campaign.id
     except ValueError as error:

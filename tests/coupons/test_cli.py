@@ -67,6 +67,19 @@ def test_partner_and_campaign_are_added_listed_and_activated(database_url: str, 
     assert invoke(campaigns, ["pause", str(campaign.id)], database_url).exit_code == 0
     with Session(engine) as session:
         assert session.get(Campaign, campaign.id).state == "paused"  # type: ignore[union-attr]
+        assert campaign.delivery == "card"
+    line_made = invoke(
+        campaigns,
+        ["add", "--partner", str(partner.id), "--title", "LINEクーポン", "--offer", "ドリンク1杯無料"]
+        + ["--rule", SENTO_RULE, "--cap", "10", "--valid-hours", "24", "--delivery", "line_coupon"],
+        database_url,
+    )
+    assert line_made.exit_code == 0, line_made.output
+    with Session(engine) as session:
+        assert session.scalars(select(Campaign.delivery).order_by(Campaign.id)).all() == [
+            "card",
+            "line_coupon",
+        ]
 
 
 def test_a_rule_naming_an_unknown_item_is_refused_in_japanese_and_nothing_is_stored(
