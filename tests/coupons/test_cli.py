@@ -70,8 +70,23 @@ def test_partner_and_campaign_are_added_listed_and_activated(database_url: str, 
         assert campaign.delivery == "card"
     line_made = invoke(
         campaigns,
-        ["add", "--partner", str(partner.id), "--title", "LINEクーポン", "--offer", "ドリンク1杯無料"]
-        + ["--rule", SENTO_RULE, "--cap", "10", "--valid-hours", "24", "--delivery", "line_coupon"],
+        [
+            "add",
+            "--partner",
+            str(partner.id),
+            "--title",
+            "LINEクーポン",
+            "--offer",
+            "ドリンク1杯無料",
+            "--rule",
+            SENTO_RULE,
+            "--cap",
+            "10",
+            "--valid-hours",
+            "24",
+            "--delivery",
+            "line_coupon",
+        ],
         database_url,
     )
     assert line_made.exit_code == 0, line_made.output
