@@ -68,27 +68,9 @@ def test_partner_and_campaign_are_added_listed_and_activated(database_url: str, 
     with Session(engine) as session:
         assert session.get(Campaign, campaign.id).state == "paused"  # type: ignore[union-attr]
         assert campaign.delivery == "card"
-    line_made = invoke(
-        campaigns,
-        [
-            "add",
-            "--partner",
-            str(partner.id),
-            "--title",
-            "LINEクーポン",
-            "--offer",
-            "ドリンク1杯無料",
-            "--rule",
-            SENTO_RULE,
-            "--cap",
-            "10",
-            "--valid-hours",
-            "24",
-            "--delivery",
-            "line_coupon",
-        ],
-        database_url,
-    )
+    line_args = ["add", "--partner", str(partner.id), "--title", "LINEクーポン", "--offer", "ドリンク1杯無料"]
+    line_args += ["--rule", SENTO_RULE, "--cap", "10", "--valid-hours", "24", "--delivery", "line_coupon"]
+    line_made = invoke(campaigns, line_args, database_url)
     assert line_made.exit_code == 0, line_made.output
     with Session(engine) as session:
         assert session.scalars(select(Campaign.delivery).order_by(Campaign.id)).all() == [
