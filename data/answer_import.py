@@ -9,13 +9,16 @@ Files are read by the one reader, :mod:`data.answer_file`. Messages are Japanese
 they are shown to marketers as they are, and rows are numbered as a spreadsheet shows them
 (the header is row 1).
 
-Nothing here commits: the caller commits once, so a failed import leaves nothing.
+Nothing here commits. A file with errors writes nothing (every cell is checked before the first
+write); a good file is written in chunks of `ROW_CHUNK` respondents, and a caller on SQLite passes
+``after_chunk=session.commit`` so that the database's single write lock is released between
+chunks and webhooks are not stalled behind a large import.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -183,8 +186,9 @@ def import_answers(
     *,
     skip_bad_rows: bool,
     now: datetime,
+    after_chunk: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Store the answers of a frame from `read_answer_file`; never commits.
+    """Store the answers of a frame from `read_answer_file`; commits only through ``after_chunk``.
 
     Parameters
     ----------
@@ -201,6 +205,9 @@ def import_answers(
         (missing header, unknown or repeated columns) always stop the import.
     now : datetime
         Time stamped on every stored answer (and on new respondents).
+    after_chunk : callable, optional
+        Called after each chunk is written (never when the file has errors, which writes
+        nothing): ``session.commit`` keeps each write transaction short.
 
     Returns
     -------
@@ -261,6 +268,8 @@ def import_answers(
                 latest[(fan_id, item_ids[column])] = float(values[position, column])
         _upsert_answers(session, latest, now)
         report.answers_stored += len(latest)
+        if after_chunk is not None:
+            after_chunk()
 
     report.respondents_created = resolver.created
     report.respondents_updated = len(resolver.updated)

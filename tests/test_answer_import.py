@@ -408,3 +408,51 @@ def test_many_rows_are_stored_in_batches(db_session: Session, catalog: Catalog, 
     assert count(db_session, Answer) == 2500 * 20
     r7 = answers_by_respondent(db_session)["import:r7"]
     assert [r7[i] for i in ids[:3]] == [1.0, 0.0, 1.0]
+
+
+def test_a_large_import_lets_other_writers_in_between_chunks_on_sqlite(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI commits per chunk on SQLite, so the single write lock is free between chunks.
+
+    Between two chunks a second connection with no busy wait writes a row: with one long
+    transaction (the behaviour before) it would get "database is locked".
+    """
+    from click.testing import CliRunner
+    from sqlalchemy import event, text
+
+    from bot.commands.import_answers import import_answers_command
+    from data.database import make_engine
+    from data.migrate import upgrade
+
+    monkeypatch.setattr("data.answer_import.ROW_CHUNK", 10)
+    url = f"sqlite:///{tmp_path / 'import.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE probe (written INTEGER)"))
+    other = make_engine(url)
+    rows = "\n".join(f"r{n},1,{n % 5}" for n in range(35))
+    path = write_csv(tmp_path, f"id,likes_super_sento,live_games_per_year\n{rows}\n")
+    writes: list[str] = []
+
+    def write_between_chunks(session: Session) -> None:
+        with other.connect() as connection:
+            connection.execute(text("PRAGMA busy_timeout = 0"))
+            connection.execute(text("INSERT INTO probe (written) VALUES (1)"))
+            connection.commit()
+        writes.append("ok")
+
+    event.listen(Session, "after_commit", write_between_chunks)
+    try:
+        result = CliRunner().invoke(import_answers_command, [str(path)], env={"DATABASE_URL": url})
+    finally:
+        event.remove(Session, "after_commit", write_between_chunks)
+    assert result.exit_code == 0, result.output
+    # 35 respondents in chunks of 10: four chunk commits (and the command's own final commit).
+    assert len(writes) >= 4
+    with Session(engine) as session:
+        assert count(session, Answer) == 70
+        assert session.scalar(text("SELECT count(*) FROM probe")) == len(writes)
+    engine.dispose()
+    other.dispose()

@@ -211,7 +211,11 @@ def survey_import_confirm() -> Any:
         flash(str(error))
         return redirect(url_for("admin.survey_import"))
     db = get_session()
-    report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=now())
+    # On SQLite, commit per chunk: one long write transaction would stall every webhook.
+    commit = db.commit if db.get_bind().dialect.name == "sqlite" else None
+    report = import_answers(
+        db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=now(), after_chunk=commit
+    )
     if not report.ok:
         db.rollback()
         flash("ファイルに誤りがあるため、何も取り込みませんでした。")

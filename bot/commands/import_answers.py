@@ -32,7 +32,11 @@ def import_answers_command(file: Path, skip_bad_rows: bool) -> None:
         raise click.ClickException(str(error)) from error
 
     with session_scope(settings.database_url) as session:
-        report = import_answers(session, frame, catalog, skip_bad_rows=skip_bad_rows, now=datetime.now(UTC))
+        # On SQLite, commit per chunk: one long write transaction would stall every webhook.
+        commit = session.commit if session.get_bind().dialect.name == "sqlite" else None
+        report = import_answers(
+            session, frame, catalog, skip_bad_rows=skip_bad_rows, now=datetime.now(UTC), after_chunk=commit
+        )
         if report.errors:
             session.rollback()  # all or nothing: a file with errors stores nothing
 
