@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot.coupon_cards import coupon_card
 from bot.line_client import LineApiError, LineClient
 from bot.line_coupons import ensure_line_coupon, line_coupon_message
+from bot.metrics import SENDS, log_event
 from bot.settings import Settings
 from coupons.issue import issue_campaign
 from coupons.models import Campaign, Coupon, Partner
@@ -141,6 +142,8 @@ def send_campaign(
                 client, line_user_id, [message], coupon_retry_key(delivery, coupon.code), sleep
             )
         except LineApiError as error:
+            SENDS.labels(kind=delivery, outcome="failed").inc()
+            log_event("send", kind=delivery, campaign=campaign_id, outcome="failed", status=error.status)
             if error.status == 429 and MONTHLY_LIMIT_MESSAGE in error.message.lower():
                 # This coupon and every one after it wait for next month's quota; none is dropped.
                 report.quota_stopped = len(rows) - position
@@ -156,6 +159,8 @@ def send_campaign(
                 .execution_options(synchronize_session=False)
             )
         report.sent += 1
+        SENDS.labels(kind=delivery, outcome="sent").inc()
+        log_event("send", kind=delivery, campaign=campaign_id, outcome="sent")
     return report
 
 
@@ -173,6 +178,8 @@ def thank_for_redemption(client: LineClient, line_user_id: str, partner_name: st
     try:
         client.push(line_user_id, [messages.text(text)], coupon_retry_key("thanks", code))
     except LineApiError as error:
+        SENDS.labels(kind="thanks", outcome="failed").inc()
         log.warning("thank-you push for a redemption failed: %s", error)
         return False
+    SENDS.labels(kind="thanks", outcome="sent").inc()
     return True

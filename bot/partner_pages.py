@@ -34,6 +34,7 @@ from bot.coupon_cards import TOKYO, japanese_datetime
 from bot.coupon_delivery import thank_for_redemption
 from bot.db import get_session
 from bot.limiter import limiter
+from bot.metrics import REDEMPTIONS, log_event
 from coupons.codes import format_code
 from coupons.models import Coupon, Partner
 from coupons.partners import check_access_code
@@ -163,6 +164,8 @@ def redeem_coupon() -> Any:
     fan = db.get(Fan, result.coupon.fan_id) if result.ok and result.coupon and result.coupon.fan_id else None
     view = _view(result, shop)
     db.commit()
+    REDEMPTIONS.labels(outcome=result.reason).inc()
+    log_event("redemption", partner=shop.id, outcome=result.reason)
     page, status = _counter(shop, 200 if result.ok else 422, done=True, **view)
     response = make_response(page, status)
     reachable = fan is not None and is_reachable(fan, get_settings().consent_version)

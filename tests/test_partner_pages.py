@@ -108,6 +108,15 @@ def test_a_shop_signs_in_checks_and_redeems_once_and_the_fan_is_thanked(
     assert status == 422 and reason(html) == "used"
     assert "このクーポンは利用済みです（2026年11月28日 21:33）。" in html
 
+    scraped = client.get("/metrics").get_data(as_text=True)
+    counted = {
+        reason: float(
+            re.search(rf'fanbot_redemptions_total{{outcome="{reason}"}} ([0-9.]+)', scraped).group(1)
+        )  # type: ignore[union-attr]
+        for reason in ("redeemed", "used")
+    }
+    assert counted["redeemed"] >= 1 and counted["used"] >= 1
+    assert 'fanbot_sends_total{kind="thanks",outcome="sent"}' in scraped
     thanks = [m for m in emulator.state.messages_for(fan_id) if "ご利用いただきました" in m.get("text", "")]
     assert len(thanks) == 1 and "湯の郷 アリーナ前店" in thanks[0]["text"]
     keys = [r.headers.get("X-Line-Retry-Key") for r in emulator.state.requests if r.path.endswith("/push")]
