@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class ApiRequestRecord:
     json: Any
     status: int
     request_id: str
+    # Wall-clock time the answer was ready (benchmarks measure event-to-reply latency with it).
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass

@@ -110,10 +110,9 @@ def test_a_shop_signs_in_checks_and_redeems_once_and_the_fan_is_thanked(
 
     scraped = client.get("/metrics").get_data(as_text=True)
     counted = {
-        reason: float(
-            re.search(rf'fanbot_redemptions_total{{outcome="{reason}"}} ([0-9.]+)', scraped).group(1)
-        )  # type: ignore[union-attr]
-        for reason in ("redeemed", "used")
+        outcome: float(found.group(1))
+        for outcome in ("redeemed", "used")
+        if (found := re.search(rf'fanbot_redemptions_total{{outcome="{outcome}"}} ([0-9.]+)', scraped))
     }
     assert counted["redeemed"] >= 1 and counted["used"] >= 1
     assert 'fanbot_sends_total{kind="thanks",outcome="sent"}' in scraped
