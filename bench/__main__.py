@@ -6,7 +6,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench import analysis_bench, coupon_bench, segmentation_bench, uplift_bench, webhook_bench
+    from bench import (
+        analysis_bench,
+        coupon_bench,
+        load_bench,
+        segmentation_bench,
+        uplift_bench,
+        webhook_bench,
+    )
 
     args = argv if argv is not None else sys.argv[1:]
     webhook_bench.main(args)
@@ -18,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     uplift_bench.main(args)
     print()
     coupon_bench.main(args)
+    print()
+    load_bench.main(args)
 
 
 if __name__ == "__main__":

@@ -240,14 +240,15 @@ def _wait_for(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", path)
             connection.getresponse().read()
-            connection.close()
             return
         except OSError:
             time.sleep(0.1)
+        finally:
+            connection.close()
     raise RuntimeError("server did not start")
 
 
@@ -263,7 +264,8 @@ def _serve_fanbot(database_url: str, emulator_url: str, port: int, log: Path) ->
     }
     subprocess.run([str(VENV_BIN / "fanbot"), "db", "upgrade"], env=env, check=True, capture_output=True)
     command = [str(VENV_BIN / "fanbot"), "serve", "--bind", f"127.0.0.1:{port}", "--access-log", "/dev/null"]
-    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     _wait_for(port, "/healthz", process)
     return process
 
@@ -274,7 +276,8 @@ def _serve_bare(port: int, log: Path) -> subprocess.Popen[bytes]:
         "--threads", "8", "--worker-class", "gthread", "bench.bare_webhook:app",
     ]  # fmt: skip
     env = {**os.environ, "LINE_CHANNEL_SECRET": SECRET}
-    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     _wait_for(port, "/callback", process)
     return process
 

@@ -69,3 +69,21 @@ def test_coupon_bench_issues_unique_codes_and_redeems_through_the_counter(
     assert issued + holdout == eligible
     redeem = next(line for line in out.splitlines() if line.startswith("POST /partner/redeem"))
     assert "200 fans thanked" in redeem
+
+
+def test_load_bench_posts_signed_events_to_fanbot_serve_and_the_bare_app(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import load_bench
+
+    load_bench.main(["--quick", "--levels", "2", "--seconds", "0.7"])
+    out = capsys.readouterr().out
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("sqlite")]
+    engine, clients, rate, p50, p95, p99, reply50, reply99, errors, bare_rate, _, ratio = row
+    assert (engine, clients) == ("sqlite", "2")
+    assert float(rate) > 0 and float(bare_rate) > 0
+    assert float(p50) <= float(p95) <= float(p99)
+    assert 0 < float(reply50) <= float(reply99) < load_bench.REPLY_BUDGET
+    # Every event was acknowledged and got its reply: the mix follows the conversation.
+    assert errors == "0", out
+    assert float(ratio) == pytest.approx(float(rate) / float(bare_rate), abs=0.02)
