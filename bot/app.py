@@ -12,7 +12,6 @@ from bot import admin, coupon_images, db, health, metrics, partner_pages, webhoo
 from bot.admin.auth import init_login
 from bot.app_context import Clock
 from bot.conversation import build_dispatcher
-from bot.conversation.menu import install_schedule
 from bot.error_pages import init_error_pages
 from bot.limiter import init_limiter, limiter
 from bot.line_client import LineClient
@@ -59,7 +58,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # targeting can put the items active campaigns need in front of these.
     install_priority_provider(app, priority_provider(DEFAULT_PRIORITY_ITEMS))
     install_answer_count_cache(app, AnswerCountCache())
-    install_schedule(app)
     app.extensions["fanbot.line_client"] = LineClient(settings)
     db.init_app(app, db.Database(settings.database_url))
     # Every form of every page needs a CSRF token; only LINE's signed webhook is exempt.

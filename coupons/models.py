@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+import data.games  # noqa: F401  (campaigns.game_id refers to games)
 from data.models import Base, BigIntId, UTCDateTime, utcnow
 
 __all__ = [
@@ -87,6 +88,13 @@ class Campaign(Base):
     # "card": fanbot's own coupon card, verified at the shop; "line_coupon": LINE's Coupon API.
     delivery: Mapped[str] = mapped_column(String(16), default="card", server_default="card")
     line_coupon_id: Mapped[str | None] = mapped_column(String(64))
+    # After the game: sent when this game (or every home game) ends; text by result; quiet hours.
+    game_id: Mapped[int | None] = mapped_column(ForeignKey("games.id"))
+    all_home_games: Mapped[bool] = mapped_column(default=False, server_default="0")
+    win_text: Mapped[str | None] = mapped_column(Text)
+    loss_text: Mapped[str | None] = mapped_column(Text)
+    # In quiet hours (22:00-08:00 JST) a send "wait"s for the morning or is "drop"ped.
+    quiet_hours_policy: Mapped[str] = mapped_column(String(8), default="wait", server_default="wait")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

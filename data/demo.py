@@ -8,14 +8,18 @@ regional survey found. Every respondent skips a good part of the items, as real 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from data.catalog import Catalog, Item, load_catalog
+from data.games import GameRow
 from data.models import Answer, Fan
+
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 DEMO_RESPONDENTS = 1500
 SEED = 20261128
@@ -95,3 +99,43 @@ def load_demo_data(
     ]
     session.execute(insert(Answer), rows)
     return respondents
+
+
+DEMO_OPPONENTS = (
+    ("秋田ノーザンハピネッツ", "CNAアリーナ★あきた"),
+    ("仙台89ERS", "ゼビオアリーナ仙台"),
+    ("群馬クレインサンダーズ", "オープンハウスアリーナ太田"),
+    ("千葉ジェッツ", "LaLa arena TOKYO-BAY"),
+    ("琉球ゴールデンキングス", "沖縄サントリーアリーナ"),
+    ("宇都宮ブレックス", "日環アリーナ栃木"),
+)
+DEMO_HOME_ARENA = "みちのくアリーナ"
+
+
+def demo_season(now: datetime) -> list[GameRow]:
+    """A season around ``now``: a weekend pair of games every week.
+
+    Relative to the day it is loaded, so the demo always has a game that just ended (the last
+    Saturday's, to mark final) and games to come. Keys are the dates, so loading it again on a
+    later day adds the new weekends and keeps the old ones.
+    """
+    local = now.astimezone(TOKYO)
+    saturday = (local - timedelta(days=(local.weekday() - 5) % 7)).date()
+    rows: list[GameRow] = []
+    for week in range(-1, 9):
+        first = saturday + timedelta(weeks=week)
+        opponent, away_arena = DEMO_OPPONENTS[(week + 1) % len(DEMO_OPPONENTS)]
+        # The last weekend and this one at home (a game to mark final now), then away and home in turn.
+        home = week <= 0 or week % 2 == 0
+        for day, clock in ((first, time(15, 5)), (first + timedelta(days=1), time(14, 5))):
+            rows.append(
+                GameRow(
+                    key=f"demo-{day.isoformat()}",
+                    tipoff_at=datetime.combine(day, clock, tzinfo=TOKYO),
+                    opponent=opponent,
+                    home=home,
+                    venue=DEMO_HOME_ARENA if home else away_arena,
+                    line=len(rows) + 1,
+                )
+            )
+    return rows

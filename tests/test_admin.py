@@ -168,11 +168,22 @@ def test_dashboard_draws_answers_per_day_and_coverage(
     assert 'id="respondents">1<' in html
 
 
-def test_dashboard_shows_the_next_game_in_tokyo_time(admin_client: FlaskClient) -> None:
+def test_dashboard_shows_the_next_game_in_tokyo_time(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    from data.games import import_games, parse_games_csv
+
+    empty = admin_client.get("/admin/").get_data(as_text=True)
+    assert "予定されている試合はありません。" in empty
+    schedule = "key,tipoff,opponent,home_away,venue\n"
+    schedule += "g1,2026-12-06 14:05,仙台89ERS,away,ゼビオアリーナ仙台\n"
+    schedule += "g0,2026-12-05 15:05,秋田ノーザンハピネッツ,home,みちのくアリーナ\n"
+    import_games(session, parse_games_csv(schedule), clock())
+    session.commit()
     html = admin_client.get("/admin/").get_data(as_text=True)
     section = html[html.index('id="next-game"') :]
-    assert "2026-12-05 15:05" in section  # the clock stands at 2026-11-28; the schedule's first game
-    assert "秋田ノーザンハピネッツ" in section
+    assert "2026-12-05 15:05" in section  # the clock stands at 2026-11-28
+    assert "ホーム vs 秋田ノーザンハピネッツ" in section
 
 
 def test_dashboard_counts_coupons_issued_and_redeemed_since_monday_in_japan(

@@ -25,8 +25,8 @@ from bot.url_ids import parse_page
 from coupons.reports import coupons_since
 from data.answer_activity import answers_per_day
 from data.fan_overview import MAX_QUERY_LENGTH, delivery_status, fan_answers, fan_counts, list_fans
+from data.games import next_game
 from data.models import Fan
-from data.schedule import load_schedule, upcoming
 from data.staff import end_sessions, find_login, password_matches, record_login
 from data.survey_coverage import survey_coverage
 from data.units import format_answer
@@ -79,8 +79,6 @@ def dashboard() -> Any:
     at = now()
     counts = fan_counts(db, at, get_settings().consent_version)
     chart = daily_bar_chart(answers_per_day(db, at, days=DASHBOARD_DAYS))
-    # Until games live in the database (the after-the-game work), the next game comes from the schedule file.
-    next_games = upcoming(load_schedule(), at, limit=1)
     # The week as the team reads it: from Monday 0:00 in Japan.
     local = at.astimezone(TOKYO)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -92,7 +90,7 @@ def dashboard() -> Any:
         counts=counts,
         chart=chart,
         coverage=survey_coverage(db, get_catalog()),
-        next_game=next_games[0] if next_games else None,
+        next_game=next_game(db, at),
     )
 
 

@@ -10,6 +10,7 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.coupons import campaigns, coupons, partners
     from bot.commands.db import db
     from bot.commands.export_answers import export_answers
+    from bot.commands.games import games
     from bot.commands.import_answers import import_answers_command
     from bot.commands.richmenu import richmenu
     from bot.commands.run import run
@@ -33,4 +34,5 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
         campaigns,
         coupons,
         segments,
+        games,
     ]

@@ -149,7 +149,8 @@ def run(no_demo_data: bool) -> None:
         from bot.commands.session import session_scope
         from bot.demo_coupons import seed_demo_coupons
         from data.catalog import load_catalog
-        from data.demo import load_demo_data
+        from data.demo import demo_season, load_demo_data
+        from data.games import import_games
         from data.models import utcnow
 
         with session_scope(settings.database_url) as session:
@@ -158,8 +159,11 @@ def run(no_demo_data: bool) -> None:
             demo_campaign = seed_demo_coupons(
                 session, load_catalog(), settings.consent_version, utcnow()
             ).campaign_id
+            season = import_games(session, demo_season(utcnow()), utcnow())
         if created:
             click.echo(f"  demo data:      {created} demo respondents loaded")
+        if season.created:
+            click.echo(f"  demo season:    {season.created} games added (fanbot games list)")
 
     app = build_dev_app(settings)
     if own_emulator:

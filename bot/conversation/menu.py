@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from flask import Flask, current_app
-
 from bot import messages
 from bot.conversation.help import ask_for_consent, reply_unknown
 from bot.conversation.privacy import DELETE_KEYWORD, OPT_IN_KEYWORD, OPT_OUT_KEYWORD
@@ -15,39 +11,25 @@ from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback
 from coupons.wallet import usable_coupons
 from data.consent import has_current_consent
-from data.schedule import Game, load_schedule, upcoming
+from data.games import Game, upcoming_home_games
 
-SCHEDULE_EXTENSION = "fanbot.schedule"
 WEEKDAYS = "月火水木金土日"
 SCHEDULE_LIMIT = 5
 
 
-def install_schedule(app: Flask, games: Sequence[Game] | None = None) -> None:
-    """Give the app its game schedule (`create_app`: the bundled sample, read once)."""
-    app.extensions[SCHEDULE_EXTENSION] = tuple(load_schedule()) if games is None else tuple(games)
-
-
-def schedule() -> Sequence[Game]:
-    """The app's schedule, as `install_schedule` set it (tests and admin pages may replace it)."""
-    games: Sequence[Game] = current_app.extensions[SCHEDULE_EXTENSION]
-    return games
-
-
 def format_game(game: Game) -> str:
-    local = game.starts_at_tokyo
-    return (
-        f"・{local.month}月{local.day}日（{WEEKDAYS[local.weekday()]}）{local:%H:%M}\n"
-        f"　{game.home_team} vs {game.away_team}（{game.venue}）"
-    )
+    local = game.tipoff_tokyo
+    day = f"{local.month}月{local.day}日（{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+    return f"・{day}\n　vs {game.opponent}（{game.venue}）"
 
 
 def show_schedule(turn: Turn) -> None:
-    games = upcoming(schedule(), turn.now, SCHEDULE_LIMIT)
+    games = upcoming_home_games(turn.session, turn.now, SCHEDULE_LIMIT)
     if not games:
-        turn.reply(messages.text("いまお知らせできる試合の予定はありません。"))
+        turn.reply(messages.text("いまお知らせできるホームゲームの予定はありません。"))
         return
     lines = "\n".join(format_game(game) for game in games)
-    turn.reply(messages.text(f"今後の試合日程です（日本時間）。\n{lines}"))
+    turn.reply(messages.text(f"今後のホームゲームです（日本時間）。\n{lines}"))
 
 
 def show_coupons(turn: Turn) -> None:

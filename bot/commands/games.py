@@ -1,0 +1,96 @@
+"""``fanbot games``: import the schedule (CSV or iCalendar), list it, mark a game final or postponed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.commands.session import load_database_settings, session_scope
+
+STATE_LABELS = {"scheduled": "予定", "live": "試合中", "final": "終了", "postponed": "延期"}
+
+
+@click.group()
+def games() -> None:
+    """The team's games: schedule and results."""
+
+
+@games.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def games_import(file: Path) -> None:
+    """Import FILE (.csv: key,tipoff,opponent,home_away,venue; or .ics); known games are updated by key."""
+    from data.games import GameError, import_games, parse_games_csv, parse_games_ics
+    from data.models import utcnow
+
+    try:
+        if file.suffix.lower() == ".ics":
+            rows = parse_games_ics(file.read_bytes())
+        else:
+            rows = parse_games_csv(_text(file))
+        with session_scope(load_database_settings().database_url) as session:
+            result = import_games(session, rows, utcnow())
+    except GameError as error:
+        raise click.ClickException(f"{file.name}: {error} 何も取り込んでいません。") from error
+    click.echo(f"{file.name}: {result.created} 試合を追加、{result.updated} 試合を更新しました。")
+
+
+def _text(file: Path) -> str:
+    raw = file.read_bytes()
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise click.ClickException(
+        f"{file.name}: 文字コードが読めません（UTF-8 か Shift_JIS で保存してください）。"
+    )
+
+
+@games.command("list")
+def games_list() -> None:
+    """Every game in tip-off order (Japan time)."""
+    from sqlalchemy import select
+
+    from data.games import Game
+
+    with session_scope(load_database_settings().database_url) as session:
+        for game in session.scalars(select(Game).order_by(Game.tipoff_at)):
+            side = "ホーム" if game.home else "アウェイ"
+            score = f" {game.our_score}-{game.their_score}" if game.our_score is not None else ""
+            click.echo(
+                f"{game.id}\t{game.key}\t{game.tipoff_tokyo:%Y-%m-%d %H:%M}\t{side}\tvs {game.opponent}\t"
+                f"{game.venue}\t{STATE_LABELS.get(game.state, game.state)}{score}"
+            )
+
+
+@games.command("final")
+@click.argument("game")
+@click.option("--score", required=True, help="Our score first, e.g. 85-79.")
+def games_final(game: str, score: str) -> None:
+    """Mark GAME (id or key) over with its score."""
+    from data.games import GameError, mark_final
+    from data.models import utcnow
+
+    try:
+        with session_scope(load_database_settings().database_url) as session:
+            marked = mark_final(session, game, score, utcnow())
+            label = f"{marked.key} vs {marked.opponent} {marked.our_score}-{marked.their_score}"
+    except GameError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"試合終了: {label}")
+
+
+@games.command("postpone")
+@click.argument("game")
+def games_postpone(game: str) -> None:
+    """Mark GAME (id or key) postponed; importing it again with a new date schedules it again."""
+    from data.games import GameError, postpone
+    from data.models import utcnow
+
+    try:
+        with session_scope(load_database_settings().database_url) as session:
+            key = postpone(session, game, utcnow()).key
+    except GameError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"延期: {key}")

@@ -1,0 +1,354 @@
+"""The team's games: the schedule in the database, imported from CSV or iCalendar, and their results.
+
+Public functions: :func:`parse_games_csv`, :func:`parse_games_ics`, :func:`import_games`,
+:func:`find_game`, :func:`mark_final`, :func:`postpone`, :func:`upcoming_home_games`,
+:func:`next_game`. Times are stored in UTC and shown in Japan time. A game is identified by a
+stable key (the CSV's ``key`` column, the calendar's ``UID``), so importing an updated
+schedule updates games instead of duplicating them. Messages are Japanese: marketers read them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Boolean, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from data.models import Base, BigIntId, UTCDateTime, utcnow
+
+__all__ = [
+    "GAME_STATES",
+    "Game",
+    "GameError",
+    "GameRow",
+    "ImportResult",
+    "find_game",
+    "import_games",
+    "mark_final",
+    "next_game",
+    "parse_games_csv",
+    "parse_games_ics",
+    "postpone",
+    "upcoming_home_games",
+]
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+GAME_STATES = ("scheduled", "live", "final", "postponed")
+# CSV headers, in English or as a Japanese spreadsheet names them.
+HEADERS = {
+    "key": "key",
+    "試合id": "key",
+    "tipoff": "tipoff",
+    "開始日時": "tipoff",
+    "opponent": "opponent",
+    "対戦相手": "opponent",
+    "home_away": "home_away",
+    "ホーム/アウェイ": "home_away",
+    "venue": "venue",
+    "会場": "venue",
+}
+HOME_WORDS = {
+    "home": True,
+    "h": True,
+    "ホーム": True,
+    "away": False,
+    "a": False,
+    "アウェイ": False,
+    "アウェー": False,
+}
+KEY_LIMIT, TEXT_LIMIT = 200, 200
+
+
+class GameError(ValueError):
+    """A schedule file or a game command that cannot be used; the message is Japanese."""
+
+
+class Game(Base):
+    """One game of the team, from its point of view (home or away, its score first)."""
+
+    __tablename__ = "games"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(KEY_LIMIT), unique=True)
+    opponent: Mapped[str] = mapped_column(String(TEXT_LIMIT))
+    home: Mapped[bool] = mapped_column(Boolean)
+    venue: Mapped[str] = mapped_column(String(TEXT_LIMIT), default="")
+    tipoff_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    our_score: Mapped[int | None] = mapped_column(Integer)
+    their_score: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def tipoff_tokyo(self) -> datetime:
+        return self.tipoff_at.astimezone(TOKYO)
+
+    @property
+    def result(self) -> str | None:
+        """``win``, ``loss`` or ``draw`` once final with a score."""
+        if self.state != "final" or self.our_score is None or self.their_score is None:
+            return None
+        if self.our_score == self.their_score:
+            return "draw"
+        return "win" if self.our_score > self.their_score else "loss"
+
+
+@dataclass(frozen=True)
+class GameRow:
+    key: str
+    tipoff_at: datetime
+    opponent: str
+    home: bool
+    venue: str
+    line: int  # where it was in the file, for messages
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+
+
+def _clean(value: object) -> str:
+    return unicodedata.normalize("NFKC", str(value or "")).strip()
+
+
+def _tipoff(text: str, line: int) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise GameError(f"{line}行目: 開始日時「{text}」が読めません（例: 2026-12-05 15:05）。") from None
+    # A time without an offset is Japan time, as schedules are written.
+    return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
+
+
+def _row(values: dict[str, str], line: int) -> GameRow:
+    key = values.get("key", "")
+    if not key:
+        raise GameError(f"{line}行目: 試合ID（key）が空です。")
+    if len(key) > KEY_LIMIT:
+        raise GameError(f"{line}行目: 試合IDが長すぎます（{KEY_LIMIT}文字まで）。")
+    opponent = values.get("opponent", "")
+    if not opponent:
+        raise GameError(f"{line}行目: 対戦相手が空です。")
+    side = values.get("home_away", "").lower()
+    if side not in HOME_WORDS:
+        raise GameError(
+            f"{line}行目: ホーム/アウェイ「{values.get('home_away', '')}」は home か away にしてください。"
+        )
+    for name, label in (("opponent", "対戦相手"), ("venue", "会場")):
+        if len(values.get(name, "")) > TEXT_LIMIT:
+            raise GameError(f"{line}行目: {label}が長すぎます（{TEXT_LIMIT}文字まで）。")
+    return GameRow(
+        key=key,
+        tipoff_at=_tipoff(values.get("tipoff", ""), line),
+        opponent=opponent,
+        home=HOME_WORDS[side],
+        venue=values.get("venue", ""),
+        line=line,
+    )
+
+
+def _no_repeats(rows: list[GameRow]) -> list[GameRow]:
+    seen: dict[str, int] = {}
+    for row in rows:
+        if row.key in seen:
+            raise GameError(f"{row.line}行目: 試合ID「{row.key}」が{seen[row.key]}行目と重複しています。")
+        seen[row.key] = row.line
+    return rows
+
+
+def parse_games_csv(text: str) -> list[GameRow]:
+    """Every row of a schedule CSV, or a `GameError` naming the first bad line (nothing half-read)."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [HEADERS.get(_clean(name).lower(), "") for name in next(reader)]
+    except StopIteration:
+        raise GameError("ファイルが空です。") from None
+    missing = [name for name in ("key", "tipoff", "opponent", "home_away") if name not in header]
+    if missing:
+        raise GameError(
+            f"1行目: 列 {', '.join(missing)} がありません（key,tipoff,opponent,home_away,venue）。"
+        )
+    rows = []
+    for line, cells in enumerate(reader, start=2):
+        if not any(_clean(cell) for cell in cells):
+            continue
+        if len(cells) != len(header):
+            raise GameError(
+                f"{line}行目: 列の数が見出しと合いません（{len(cells)}列、見出しは{len(header)}列）。"
+            )
+        rows.append(
+            _row({name: _clean(cell) for name, cell in zip(header, cells, strict=True) if name}, line)
+        )
+    return _no_repeats(rows)
+
+
+def parse_games_ics(data: bytes) -> list[GameRow]:
+    """Every VEVENT of an iCalendar file: ``UID`` is the key, ``DTSTART`` the tip-off, ``LOCATION`` the venue.
+
+    The opponent and the side come from ``SUMMARY``: ``vs 相手`` is a home game, ``@ 相手`` an away
+    game (the usual convention of team calendars); ``CATEGORIES`` HOME/AWAY, when given, wins.
+    """
+    import icalendar
+
+    try:
+        calendar = icalendar.Calendar.from_ical(data)
+    except ValueError as error:
+        raise GameError(f"iCalendar ファイルとして読めません（{error}）。") from None
+    rows = []
+    for number, event in enumerate(calendar.walk("VEVENT"), start=1):
+        where = f"{number}件目の予定"
+        summary = _clean(event.get("SUMMARY"))
+        key = _clean(event.get("UID"))
+        start = event.get("DTSTART")
+        if not key or start is None:
+            raise GameError(f"{where}（{summary or '題名なし'}）: UID か DTSTART がありません。")
+        moment = start.dt
+        if isinstance(moment, date) and not isinstance(moment, datetime):
+            moment = datetime.combine(moment, time(0, 0))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=TOKYO)
+        lowered = summary.lower()
+        if lowered.startswith("vs"):
+            home, opponent = True, summary[2:].strip(" .")
+        elif lowered.startswith("@"):
+            home, opponent = False, summary[1:].strip()
+        else:
+            raise GameError(
+                f"{where}: 題名「{summary}」から対戦相手が分かりません（「vs 相手」か「@ 相手」）。"
+            )
+        categories = {_clean(c).lower() for c in _categories(event)}
+        if categories & {"home", "ホーム"}:
+            home = True
+        elif categories & {"away", "アウェイ", "アウェー"}:
+            home = False
+        values = {"key": key, "opponent": opponent, "venue": _clean(event.get("LOCATION"))}
+        if len(key) > KEY_LIMIT or not opponent or len(opponent) > TEXT_LIMIT:
+            raise GameError(f"{where}: UID か対戦相手が空、または長すぎます。")
+        rows.append(GameRow(tipoff_at=moment, home=home, line=number, **values))
+    return _no_repeats(rows)
+
+
+def _categories(event: object) -> list[str]:
+    raw = getattr(event, "get", lambda _: None)("CATEGORIES")
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    names: list[str] = []
+    for item in items:
+        names.extend(str(c) for c in getattr(item, "cats", [item]))
+    return names
+
+
+def import_games(session: Session, rows: list[GameRow], now: datetime) -> ImportResult:
+    """Add new games and update known ones by key (results of finished games are kept); never commits."""
+    known = {
+        game.key: game for game in session.scalars(select(Game).where(Game.key.in_([r.key for r in rows])))
+    }
+    created = updated = 0
+    for row in rows:
+        game = known.get(row.key)
+        if game is None:
+            session.add(
+                Game(
+                    key=row.key,
+                    opponent=row.opponent,
+                    home=row.home,
+                    venue=row.venue,
+                    tipoff_at=row.tipoff_at,
+                    state="scheduled",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            created += 1
+            continue
+        changed = (game.opponent, game.home, game.venue, game.tipoff_at) != (
+            row.opponent,
+            row.home,
+            row.venue,
+            row.tipoff_at,
+        )
+        if changed:
+            game.opponent, game.home, game.venue, game.tipoff_at = (
+                row.opponent,
+                row.home,
+                row.venue,
+                row.tipoff_at,
+            )
+            if game.state == "postponed" and row.tipoff_at > now:
+                game.state = "scheduled"  # a new date for a postponed game
+            game.updated_at = now
+            updated += 1
+    session.flush()
+    return ImportResult(created, updated)
+
+
+def find_game(session: Session, ref: str) -> Game:
+    """The game whose id or key is ``ref``."""
+    game = session.get(Game, int(ref)) if ref.isdigit() else None
+    game = game or session.scalars(select(Game).where(Game.key == ref)).first()
+    if game is None:
+        raise GameError(f"試合「{ref}」は見つかりません（`fanbot games list` で ID を確かめてください）。")
+    return game
+
+
+def mark_final(session: Session, ref: str, score: str, now: datetime) -> Game:
+    """Mark the game over with ``score`` written as ours-theirs (``85-79``)."""
+    game = find_game(session, ref)
+    parts = _clean(score).replace("－", "-").replace("–", "-").split("-")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 3 for p in parts):
+        raise GameError(f"スコア「{score}」が読めません（例: 85-79、自チームが先）。")
+    if game.state == "postponed":
+        raise GameError(f"試合「{game.key}」は延期になっています。先に日程を取り込み直してください。")
+    if game.tipoff_at > now:
+        raise GameError(
+            f"試合「{game.key}」はまだ始まっていません（{game.tipoff_tokyo:%m月%d日 %H:%M} 開始）。"
+        )
+    game.our_score, game.their_score = int(parts[0]), int(parts[1])
+    if game.state != "final":
+        game.ended_at = now
+    game.state = "final"
+    game.updated_at = now
+    session.flush()
+    return game
+
+
+def postpone(session: Session, ref: str, now: datetime) -> Game:
+    game = find_game(session, ref)
+    if game.state == "final":
+        raise GameError(f"試合「{game.key}」は終了しているため延期にできません。")
+    game.state = "postponed"
+    game.updated_at = now
+    session.flush()
+    return game
+
+
+def upcoming_home_games(session: Session, now: datetime, limit: int = 5) -> list[Game]:
+    """The next home games that have not started and are not postponed, soonest first."""
+    return list(
+        session.scalars(
+            select(Game)
+            .where(Game.home.is_(True), Game.tipoff_at > now, Game.state == "scheduled")
+            .order_by(Game.tipoff_at)
+            .limit(limit)
+        )
+    )
+
+
+def next_game(session: Session, now: datetime) -> Game | None:
+    """The next game, home or away, not postponed (the dashboard's)."""
+    return session.scalars(
+        select(Game)
+        .where(Game.tipoff_at > now - timedelta(hours=3), Game.state.in_(("scheduled", "live")))
+        .order_by(Game.tipoff_at)
+        .limit(1)
+    ).first()
