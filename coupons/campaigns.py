@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from coupons.models import DELIVERIES, Campaign, Partner
 from coupons.rules import parse_rule
 from data.catalog import Catalog
+from data.games import Game
 
 __all__ = ["STATE_LABELS", "TRANSITIONS", "CampaignError", "create_campaign", "set_state", "update_campaign"]
 
 TITLE_LIMIT = 200  # the column's size
+QUIET_HOURS_POLICIES = ("wait", "drop")
 
 # Target state -> the states it may be reached from.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -54,6 +56,11 @@ def _checked(
     image_url: str | None,
     holdout_share: float,
     delivery: str = "card",
+    game_id: int | None = None,
+    all_home_games: bool = False,
+    win_text: str | None = None,
+    loss_text: str | None = None,
+    quiet_hours_policy: str = "wait",
 ) -> dict[str, Any]:
     """A campaign's editable columns after checking every field (the one place for these rules)."""
     if session.get(Partner, partner_id) is None:
@@ -79,9 +86,20 @@ def _checked(
         raise CampaignError("有効期間（開始と終了、終了は開始より後）を指定してください。")
     if delivery not in DELIVERIES:
         raise CampaignError(f"配信方法「{delivery}」は使えません。")
+    if game_id is not None and all_home_games:
+        raise CampaignError("「この試合の後」と「すべてのホームゲームの後」はどちらか一方にしてください。")
+    if game_id is not None and session.get(Game, game_id) is None:
+        raise CampaignError(f"試合 {game_id} は見つかりません。")
+    if quiet_hours_policy not in QUIET_HOURS_POLICIES:
+        raise CampaignError("深夜（22時〜8時）の扱いは「朝まで待つ」か「送らない」にしてください。")
     rule = parse_rule(target_rule, catalog)
     return {
         "delivery": delivery,
+        "game_id": game_id,
+        "all_home_games": all_home_games,
+        "win_text": (win_text or "").strip() or None,
+        "loss_text": (loss_text or "").strip() or None,
+        "quiet_hours_policy": quiet_hours_policy,
         "partner_id": partner_id,
         "title": title.strip(),
         "offer_text": offer_text.strip(),
@@ -113,6 +131,11 @@ def create_campaign(
     image_url: str | None = None,
     holdout_share: float = 0.10,
     delivery: str = "card",
+    game_id: int | None = None,
+    all_home_games: bool = False,
+    win_text: str | None = None,
+    loss_text: str | None = None,
+    quiet_hours_policy: str = "wait",
 ) -> Campaign:
     """Add a draft campaign (flushed, not committed) after checking every field."""
     values = _checked(
@@ -130,6 +153,11 @@ def create_campaign(
         image_url=image_url,
         holdout_share=holdout_share,
         delivery=delivery,
+        game_id=game_id,
+        all_home_games=all_home_games,
+        win_text=win_text,
+        loss_text=loss_text,
+        quiet_hours_policy=quiet_hours_policy,
     )
     campaign = Campaign(
         **values, per_fan_limit=1, issued_count=0, state="draft", created_at=now, updated_at=now

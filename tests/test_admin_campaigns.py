@@ -14,6 +14,7 @@ from coupons.issue import issue_coupon
 from coupons.models import Campaign, Coupon, Partner
 from coupons.partners import create_partner
 from coupons.scores import FanScore, store_scores
+from data.games import Game
 from data.models import Answer, Fan
 from tests.conftest import FrozenClock, RunningEmulator, form_csrf
 
@@ -264,3 +265,33 @@ def test_the_delivery_is_chosen_on_the_form_and_fixed_once_coupons_went_out(
     changed = _post(admin_client, f"/admin/campaigns/{campaign.id}/edit", _form(shop, delivery="card"))
     assert changed.status_code == 422
     assert "配布を始めたキャンペーンの配信方法は変えられません。" in changed.get_data(as_text=True)
+
+
+def test_a_campaign_is_attached_to_a_game_or_to_every_home_game(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    from data.games import import_games, parse_games_csv
+
+    shop = _shop(session, clock)
+    schedule = "key,tipoff,opponent,home_away,venue\ng-1205,2026-12-05 15:05,秋田,home,みちのくアリーナ\n"
+    import_games(session, parse_games_csv(schedule), clock())
+    session.commit()
+    game_id = session.scalars(select(Game.id)).one()
+    form = _form(
+        shop, when=str(game_id), win_text="勝利記念！", loss_text="次は勝つ！", quiet_hours_policy="drop"
+    )
+    assert _post(admin_client, "/admin/campaigns/new", form).status_code == 302
+    assert _post(admin_client, "/admin/campaigns/new", _form(shop, when="home")).status_code == 302
+    one, every = session.scalars(select(Campaign).order_by(Campaign.id)).all()
+    assert (one.game_id, one.all_home_games, one.win_text, one.loss_text) == (
+        game_id,
+        False,
+        "勝利記念！",
+        "次は勝つ！",
+    )
+    assert one.quiet_hours_policy == "drop"
+    assert (every.game_id, every.all_home_games) == (None, True)
+    page = admin_client.get(f"/admin/campaigns/{one.id}").get_data(as_text=True)
+    assert "vs 秋田 の後" in page and "深夜は送らない" in page
+    refused = _post(admin_client, "/admin/campaigns/new", _form(shop, when="999"))
+    assert refused.status_code == 422 and "試合 999 は見つかりません。" in refused.get_data(as_text=True)

@@ -31,6 +31,7 @@ from coupons.campaigns import (
 from coupons.models import Campaign, Partner
 from coupons.rules import OPERATORS, RuleError, parse_rule
 from data.catalog import Catalog
+from data.games import Game
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 CONDITION_ROWS = 3
@@ -38,7 +39,13 @@ STATE_ACTIONS = {"active": "有効にする", "paused": "一時停止", "ended":
 
 
 def _clean(name: str) -> str:
+    """A field that holds a number, a date or an id: width-folded (全角の数字 too)."""
     return unicodedata.normalize("NFKC", request.form.get(name, "")).strip()
+
+
+def _text(name: str) -> str:
+    """A field fans read: kept as the marketer typed it (full-width punctuation included)."""
+    return request.form.get(name, "").strip()
 
 
 def _local(value: str, label: str) -> datetime | None:
@@ -82,9 +89,9 @@ def _fields_from_form() -> dict[str, Any]:
     share = _clean("holdout_percent") or "10"
     return {
         "partner_id": int(partner),
-        "title": _clean("title"),
-        "offer_text": _clean("offer_text"),
-        "terms": _clean("terms"),
+        "title": _text("title"),
+        "offer_text": _text("offer_text"),
+        "terms": _text("terms"),
         "image_url": _clean("image_url") or None,
         "total_cap": _number(_clean("total_cap") or "0", "配布上限"),
         "valid_hours": None if window else _number(hours or "0", "有効時間"),
@@ -93,6 +100,11 @@ def _fields_from_form() -> dict[str, Any]:
         "holdout_share": _number(share, "比較用に配らない割合", float) / 100,
         "target_rule": _rule_from_form(),
         "delivery": request.form.get("delivery") or "card",
+        "game_id": int(when) if (when := request.form.get("when", "")).isdigit() else None,
+        "all_home_games": when == "home",
+        "win_text": _text("win_text") or None,
+        "loss_text": _text("loss_text") or None,
+        "quiet_hours_policy": request.form.get("quiet_hours_policy") or "wait",
     }
 
 
@@ -112,6 +124,10 @@ def _form_values(campaign: Campaign | None, catalog: Catalog) -> dict[str, Any]:
             partner_id=str(campaign.partner_id),
             title=campaign.title,
             delivery=campaign.delivery,
+            when="home" if campaign.all_home_games else str(campaign.game_id or ""),
+            win_text=campaign.win_text or "",
+            loss_text=campaign.loss_text or "",
+            quiet_hours_policy=campaign.quiet_hours_policy,
             offer_text=campaign.offer_text,
             terms=campaign.terms,
             image_url=campaign.image_url or "",
@@ -183,6 +199,11 @@ def _edit(campaign: Campaign | None) -> Any:
             flash("キャンペーンを保存しました。配信対象を確かめてから有効にしてください。")
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
     partners = list(db.scalars(select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)))
+    games = list(
+        db.scalars(
+            select(Game).where(Game.state.in_(("scheduled", "live"))).order_by(Game.tipoff_at).limit(40)
+        )
+    )
     items = sorted(catalog.values(), key=lambda item: (item.category, item.id))
     return (
         render_template(
@@ -190,6 +211,7 @@ def _edit(campaign: Campaign | None) -> Any:
             campaign=campaign,
             values=_form_values(campaign, catalog),
             partners=partners,
+            games=games,
             items=items,
             yes_no_items=[i for i in items if i.is_yes_no],
             labels=catalog.labels,
@@ -222,6 +244,7 @@ def campaign_detail(campaign_id: int) -> Any:
         "admin/campaign.html",
         campaign=campaign,
         partner=partner,
+        game=db.get(Game, campaign.game_id) if campaign.game_id else None,
         rule=rule,
         preview=preview,
         quota=quota,
