@@ -1,0 +1,165 @@
+"""After the game: the campaigns attached to a game become coupons and one outbox message per fan.
+
+`plan_post_game` is the post-game job (run by the scheduler when a game ends, and by
+``fanbot games send GAME``): in one transaction it records each campaign's audience, issues the
+coupons (holdout, cap and one-per-fan rules are `coupons.issue`'s) and writes one outbox row per
+fan (`data.outbox`), before anything is sent; the sender then delivers the rows exactly once.
+
+- Which campaigns: active ones attached to this game, and to every home game when it is one.
+- Frequency cap: a fan matched by several campaigns gets one message: the result's words and
+  up to `MAX_CARDS` coupon cards side by side (others are still issued and in マイクーポン).
+- Quiet hours (22:00-08:00 in Japan): a campaign that says "wait" is queued for 08:00, one that
+  says "drop" is not issued for this game (and reported).
+- Running it again for the same game issues and enqueues only what is new: nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from linebot.v3.messaging import TextMessage
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot.coupon_cards import coupon_carousel
+from bot.settings import Settings
+from coupons.issue import issue_campaign
+from coupons.models import AudienceMember, Campaign, Coupon, LookalikeScore, Partner
+from coupons.rules import parse_rule
+from coupons.wallet import held
+from data.catalog import Catalog
+from data.games import Game
+from data.models import Fan
+from data.outbox import OutboxItem, enqueue
+
+__all__ = ["MAX_CARDS", "CampaignOutcome", "PostGamePlan", "plan_post_game", "send_time"]
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+MAX_CARDS = 3
+QUIET_FROM, QUIET_UNTIL = time(22, 0), time(8, 0)
+THANKS = {
+    "win": "本日もご声援ありがとうございました！勝利のお祝いに、パートナー店舗のクーポンをお届けします。",
+    "loss": "本日もご声援ありがとうございました！次の試合も応援よろしくお願いします。クーポンをお届けします。",
+    "draw": "本日もご声援ありがとうございました！パートナー店舗のクーポンをお届けします。",
+}
+
+
+def send_time(moment: datetime, policy: str) -> datetime | None:
+    """When a post-game message may go out: now, 08:00 the next morning ("wait"), or never ("drop")."""
+    local = moment.astimezone(TOKYO)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return moment
+    if policy != "wait":
+        return None
+    morning = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(morning, QUIET_UNTIL, tzinfo=TOKYO)
+
+
+@dataclass
+class CampaignOutcome:
+    campaign_id: int
+    title: str
+    eligible: int = 0
+    holdout: int = 0
+    issued: int = 0
+    over_cap: int = 0
+    dropped_quiet_hours: bool = False
+
+
+@dataclass
+class PostGamePlan:
+    game_id: int
+    campaigns: list[CampaignOutcome] = field(default_factory=list)
+    messages: int = 0
+    send_at: datetime | None = None
+
+
+def _campaigns(session: Session, game: Game) -> list[Campaign]:
+    attached = or_(Campaign.game_id == game.id, Campaign.all_home_games.is_(True) if game.home else False)
+    return list(session.scalars(select(Campaign).where(Campaign.state == "active", attached).order_by(Campaign.id)))
+
+
+def plan_post_game(
+    session: Session, settings: Settings, catalog: Catalog, game: Game, now: datetime
+) -> PostGamePlan:
+    """Issue the game's campaigns and enqueue one message per fan; commits nothing."""
+    plan = PostGamePlan(game.id)
+    if game.state == "postponed":
+        return plan
+    cards: dict[int, list[tuple[Campaign, Coupon]]] = defaultdict(list)
+    when: dict[int, datetime] = {}
+    for campaign in _campaigns(session, game):
+        outcome = CampaignOutcome(campaign.id, campaign.title)
+        plan.campaigns.append(outcome)
+        at = send_time(now, campaign.quiet_hours_policy)
+        if at is None:
+            outcome.dropped_quiet_hours = True
+            continue
+        report = issue_campaign(session, campaign, parse_rule(campaign.target_rule, catalog), settings.consent_version, now)
+        outcome.eligible, outcome.holdout = report.eligible, report.holdout
+        outcome.issued, outcome.over_cap = len(report.issued), report.over_cap
+        for coupon in report.issued:
+            if coupon.fan_id is not None:
+                cards[coupon.fan_id].append((campaign, coupon))
+                when[coupon.fan_id] = max(when.get(coupon.fan_id, at), at)
+    if not cards:
+        return plan
+    fans = dict(session.execute(select(Fan.id, Fan.line_user_id).where(Fan.id.in_(list(cards)))).all())
+    partners = {p.id: p for p in session.scalars(select(Partner))}
+    priority = _priorities(session, cards)
+    result = game.result or "draw"
+    items_by_time: dict[datetime, list[OutboxItem]] = defaultdict(list)
+    for fan_id, held_cards in cards.items():
+        line_user_id = fans.get(fan_id)
+        if not line_user_id:
+            continue
+        shown = sorted(held_cards, key=lambda pair: pair[1].expires_at)[:MAX_CARDS]
+        words = _words(shown, result)
+        bubbles = [
+            held(coupon, partners[coupon.partner_id], campaign.image_url) for campaign, coupon in shown
+        ]
+        card = coupon_carousel(bubbles, settings, now)
+        payload = json.dumps(
+            [TextMessage(text=words).to_dict(), card.to_dict()], ensure_ascii=False, separators=(",", ":")
+        )
+        items_by_time[when[fan_id]].append(
+            OutboxItem(
+                fan_id=fan_id,
+                line_user_id=line_user_id,
+                payload=payload,
+                priority=priority.get(fan_id, 1.0),
+                campaign_id=shown[0][0].id,
+                game_id=game.id,
+            )
+        )
+    for at, items in items_by_time.items():
+        plan.messages += enqueue(session, items, at).messages
+        plan.send_at = at if plan.send_at is None else min(plan.send_at, at)
+    return plan
+
+
+def _words(shown: list[tuple[Campaign, Coupon]], result: str) -> str:
+    for campaign, _ in shown:
+        text = campaign.win_text if result == "win" else campaign.loss_text if result == "loss" else None
+        if text:
+            return text
+    return THANKS[result]
+
+
+def _priorities(session: Session, cards: dict[int, list[tuple[Campaign, Coupon]]]) -> dict[int, float]:
+    """A fan who answered the rule's items scores 1; one matched by the lookalike model its score."""
+    fan_ids = list(cards)
+    rows = session.execute(
+        select(AudienceMember.fan_id, AudienceMember.matched_by, LookalikeScore.score)
+        .outerjoin(LookalikeScore, LookalikeScore.fan_id == AudienceMember.fan_id)
+        .where(AudienceMember.fan_id.in_(fan_ids))
+    )
+    best: dict[int, float] = {}
+    for fan_id, matched_by, score in rows:
+        value = 1.0 if matched_by == "rule" or score is None else float(score)
+        best[fan_id] = max(best.get(fan_id, 0.0), value)
+    return best
