@@ -22,7 +22,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from linebot.v3.messaging import TextMessage
-from sqlalchemy import or_, select
+from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from bot.coupon_cards import coupon_carousel
@@ -43,7 +43,7 @@ MAX_CARDS = 3
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(8, 0)
 THANKS = {
     "win": "本日もご声援ありがとうございました！勝利のお祝いに、パートナー店舗のクーポンをお届けします。",
-    "loss": "本日もご声援ありがとうございました！次の試合も応援よろしくお願いします。クーポンをお届けします。",
+    "loss": "本日もご声援ありがとうございました！次の試合も応援をお願いします。クーポンをお届けします。",
     "draw": "本日もご声援ありがとうございました！パートナー店舗のクーポンをお届けします。",
 }
 
@@ -79,8 +79,12 @@ class PostGamePlan:
 
 
 def _campaigns(session: Session, game: Game) -> list[Campaign]:
-    attached = or_(Campaign.game_id == game.id, Campaign.all_home_games.is_(True) if game.home else False)
-    return list(session.scalars(select(Campaign).where(Campaign.state == "active", attached).order_by(Campaign.id)))
+    attached = or_(
+        Campaign.game_id == game.id, and_(Campaign.all_home_games.is_(True), true() if game.home else false())
+    )
+    return list(
+        session.scalars(select(Campaign).where(Campaign.state == "active", attached).order_by(Campaign.id))
+    )
 
 
 def plan_post_game(
@@ -99,7 +103,9 @@ def plan_post_game(
         if at is None:
             outcome.dropped_quiet_hours = True
             continue
-        report = issue_campaign(session, campaign, parse_rule(campaign.target_rule, catalog), settings.consent_version, now)
+        report = issue_campaign(
+            session, campaign, parse_rule(campaign.target_rule, catalog), settings.consent_version, now
+        )
         outcome.eligible, outcome.holdout = report.eligible, report.holdout
         outcome.issued, outcome.over_cap = len(report.issued), report.over_cap
         for coupon in report.issued:
@@ -108,7 +114,12 @@ def plan_post_game(
                 when[coupon.fan_id] = max(when.get(coupon.fan_id, at), at)
     if not cards:
         return plan
-    fans = dict(session.execute(select(Fan.id, Fan.line_user_id).where(Fan.id.in_(list(cards)))).all())
+    fans: dict[int, str | None] = {
+        fan_id: user_id
+        for fan_id, user_id in session.execute(
+            select(Fan.id, Fan.line_user_id).where(Fan.id.in_(list(cards)))
+        )
+    }
     partners = {p.id: p for p in session.scalars(select(Partner))}
     priority = _priorities(session, cards)
     result = game.result or "draw"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from data.database import upsert
 from data.models import AnonymousCount, Answer, Fan, SurveyRound
+from data.outbox import forget_fan
 
 DELETED_FANS = "deleted_fans"
 DELETED_ANSWERS = "deleted_answers"
@@ -55,6 +56,8 @@ def delete_fan_data(session: Session, fan: Fan, now: datetime) -> Deletion:
     )
     session.execute(delete(Answer).where(Answer.fan_id == fan.id))
     session.execute(delete(SurveyRound).where(SurveyRound.fan_id == fan.id))
+    # Queued and sent pushes keep neither the LINE user id nor a personal text.
+    forget_fan(session, fan.id)
     # A collection loaded earlier in this session would still list the deleted rows.
     session.expire(fan, ["answers"])
     fan.line_user_id = None

@@ -33,7 +33,16 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig, str
         "--spec-dir", type=Path, default=None, help="line-openapi folder (default: the vendored copy)"
     )
     parser.add_argument(
-        "--push-rate-limit", type=float, default=None, help="push/multicast requests per second"
+        "--push-rate-limit", type=float, default=None, help="push requests per second (LINE: 2000)"
+    )
+    parser.add_argument(
+        "--multicast-rate-limit", type=float, default=None, help="multicast requests per second (LINE: 200)"
+    )
+    parser.add_argument(
+        "--monthly-quota",
+        type=int,
+        default=1000,
+        help="messages a month (one per recipient); 0 means unlimited",
     )
     parser.add_argument(
         "--state", type=Path, default=None, help="JSON file keeping fans and chats across restarts"
@@ -45,6 +54,8 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[EmulatorConfig, str
         webhook_url=args.webhook_url,
         spec_dir=args.spec_dir,
         push_rate_limit_per_second=args.push_rate_limit,
+        multicast_rate_limit_per_second=args.multicast_rate_limit,
+        message_quota=args.monthly_quota or None,
         state_path=args.state,
     )
     return config, args.host, args.port

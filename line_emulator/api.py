@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any, cast
 
@@ -44,14 +45,18 @@ RETRY_KEY_PATHS = frozenset(
         "/v2/bot/message/broadcast",
     }
 )
-RATE_LIMITED_PATHS = frozenset(
-    {"/v2/bot/message/push", "/v2/bot/message/multicast", "/v2/bot/message/broadcast"}
-)
+PUSH_PATH = "/v2/bot/message/push"
+MULTICAST_PATH = "/v2/bot/message/multicast"
+BROADCAST_PATH = "/v2/bot/message/broadcast"
+# LINE's monthly quota starts over at midnight Japan time on the first of the month.
+JST_OFFSET_SECONDS = 9 * 60 * 60
 # Message types that LINE returns a quoteToken for in sentMessages.
 QUOTABLE_TYPES = frozenset({"text", "textV2", "sticker", "image", "video"})
 
 AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+# LINE's answer (429) when a send would go past the month's message quota.
+MONTHLY_LIMIT = "You have reached your monthly limit."
 RETRY_KEY_ACCEPTED = "The retry key is already accepted"
 _STATUS_MESSAGES = {
     400: "Bad Request",
@@ -81,6 +86,19 @@ def _contract() -> Contract:
 
 def _now() -> float:
     return _config().clock()
+
+
+def quota_month(now: float) -> str:
+    """The quota month ("YYYY-MM") of a clock time, in Japan time as LINE counts."""
+    return time.strftime("%Y-%m", time.gmtime(now + JST_OFFSET_SECONDS))
+
+
+def _rate_limit(config: EmulatorConfig, path: str) -> float | None:
+    if path in (PUSH_PATH, BROADCAST_PATH):
+        return config.push_rate_limit_per_second
+    if path == MULTICAST_PATH:
+        return config.multicast_rate_limit_per_second
+    return None
 
 
 def error_response(
@@ -147,9 +165,8 @@ def _gate() -> Response | None:
         if not _is_uuid(retry_key):
             return error_response(400, "The value of the X-Line-Retry-Key header is invalid")
 
-    rate = config.push_rate_limit_per_second
-    limited = rate is not None and request.path in RATE_LIMITED_PATHS
-    if limited and not state.take_rate_token(request.path, cast(float, rate), _now()):
+    rate = _rate_limit(config, request.path)
+    if rate is not None and not state.take_rate_token(request.path, rate, _now()):
         return error_response(429, RATE_LIMITED)
 
     injected = state.pop_injected_failure(request.path)
@@ -252,13 +269,20 @@ def _send_body() -> tuple[dict[str, Any], Response | None]:
 
 def _accept_retry_key(state: EmulatorState, retry_key: str | None, sent: list[dict[str, str]]) -> None:
     if retry_key is not None:
-        state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, sent, request.path))
+        state.accept_retry_key(retry_key, AcceptedRequest(g.request_id, sent, request.path, _now()))
+
+
+def _over_quota(state: EmulatorState, recipients: int) -> Response | None:
+    """LINE's 429 when ``recipients`` more messages do not fit in the month's quota."""
+    if state.consume_quota(recipients, quota_month(_now())):
+        return None
+    return error_response(429, MONTHLY_LIMIT)
 
 
 def _already_accepted(state: EmulatorState, retry_key: str | None, *, with_sent: bool) -> Response | None:
     if retry_key is None:
         return None
-    accepted = state.accepted_request(retry_key)
+    accepted = state.accepted_request(retry_key, _now(), _config().retry_key_ttl_seconds)
     if accepted is None:
         return None
     extra = {"sentMessages": accepted.sent_messages} if with_sent and accepted.sent_messages else {}
@@ -303,10 +327,11 @@ def push() -> Response:
         if user is None:
             # LINE's answer for a well-formed user ID that does not exist for this channel.
             return error_response(400, "Failed to send messages")
-        # A fan who blocked the account: accepted like on LINE, but never shown.
+        over_quota = _over_quota(state, int(user.following))
+        if over_quota is not None:
+            return over_quota
+        # A fan who blocked the account: accepted like on LINE, but never shown (nor counted).
         sent = _deliver(state, to, body["messages"], source="push", delivered=user.following)
-        if user.following:
-            state.add_usage(1)
         _accept_retry_key(state, retry_key, sent)
     return _ok({"sentMessages": sent})
 
@@ -330,14 +355,13 @@ def multicast() -> Response:
         conflict = _already_accepted(state, retry_key, with_sent=False)
         if conflict is not None:
             return conflict
-        delivered = 0
-        for user_id in dict.fromkeys(to):
-            user = state.get_user(user_id)
-            if user is None:
-                continue
-            _deliver(state, user_id, body["messages"], source="multicast", delivered=user.following)
-            delivered += int(user.following)
-        state.add_usage(delivered)
+        recipients = [user for user in map(state.get_user, dict.fromkeys(to)) if user is not None]
+        # The quota counts one message per recipient the message reaches.
+        over_quota = _over_quota(state, sum(user.following for user in recipients))
+        if over_quota is not None:
+            return over_quota
+        for user in recipients:
+            _deliver(state, user.user_id, body["messages"], source="multicast", delivered=user.following)
         _accept_retry_key(state, retry_key, [])
     return _ok()
 
@@ -354,9 +378,11 @@ def broadcast() -> Response:
         if conflict is not None:
             return conflict
         followers = [u for u in state.list_users() if u.following]
+        over_quota = _over_quota(state, len(followers))
+        if over_quota is not None:
+            return over_quota
         for user in followers:
             _deliver(state, user.user_id, body["messages"], source="broadcast", delivered=True)
-        state.add_usage(len(followers))
         _accept_retry_key(state, retry_key, [])
     return _ok()
 
@@ -371,12 +397,13 @@ def validate_messages(kind: str) -> Response:
 
 @bp.get("/message/quota")
 def quota() -> Response:
-    return _ok({"type": "limited", "value": _state().message_quota})
+    limit = _state().message_quota
+    return _ok({"type": "none"} if limit is None else {"type": "limited", "value": limit})
 
 
 @bp.get("/message/quota/consumption")
 def consumption() -> Response:
-    return _ok({"totalUsage": _state().total_usage})
+    return _ok({"totalUsage": _state().usage_in(quota_month(_now()))})
 
 
 @bp.post("/chat/loading/start")
@@ -592,7 +619,7 @@ def list_coupons() -> Response:
     if not 1 <= limit <= 100 or start < 0:
         return _invalid_property("limit")
     coupons = [c for c in _state().list_coupons() if not statuses or c["status"] in statuses]
-    coupons.sort(key=lambda c: (c["createdTimestamp"], c["couponId"]))
+    coupons.sort(key=lambda c: c["createdTimestamp"])  # stable: creation order within a second
     page = coupons[start : start + limit]
     body: dict[str, Any] = {"items": [{"couponId": c["couponId"], "title": c["title"]} for c in page]}
     if start + limit < len(coupons):

@@ -36,6 +36,8 @@ def create_emulator_app(config: EmulatorConfig) -> flask.Flask:
                 store.save(state)
             return response
 
+    # The allowance is configuration, not kept in the store: what was used of it is.
+    state.set_message_quota(config.message_quota)
     app.extensions["line_emulator"] = state
     app.extensions["line_emulator_config"] = config
     app.extensions["line_emulator_contract"] = contract

@@ -64,11 +64,13 @@ class ReplyToken:
 
 @dataclass(frozen=True)
 class AcceptedRequest:
-    """What the platform answers again when the same retry key comes back."""
+    """What the platform answers again when the same retry key comes back (for 24 hours)."""
 
     request_id: str
     sent_messages: list[dict[str, str]]
     path: str
+    # Clock time of acceptance; 0 for keys kept by an older store file (long expired).
+    accepted_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,11 @@ class EmulatorState:
     default_rich_menu_id: str | None = None
     user_rich_menus: dict[str, str] = field(default_factory=dict)
     loading_animations: list[LoadingAnimation] = field(default_factory=list)
-    message_quota: int = 1000
+    # The month's allowance (messages, one per recipient; None: unlimited) and what was used
+    # of it in ``usage_month`` ("YYYY-MM" in Japan time, when LINE's count starts over).
+    message_quota: int | None = 1000
     total_usage: int = 0
+    usage_month: str | None = None
     violations: list[str] = field(default_factory=list)
     requests: list[ApiRequestRecord] = field(default_factory=list)
     webhook_deliveries: list[WebhookDelivery] = field(default_factory=list)
@@ -172,6 +177,7 @@ class EmulatorState:
         message_seq: int,
         total_usage: int,
         coupons: dict[str, dict[str, Any]] | None = None,
+        usage_month: str | None = None,
     ) -> None:
         """Replace, in one step, what `line_emulator.store` keeps across restarts."""
         with self.lock:
@@ -184,6 +190,7 @@ class EmulatorState:
             self._message_seq = message_seq
             self.total_usage = total_usage
             self.coupons = coupons or {}
+            self.usage_month = usage_month
 
     # -- fans -------------------------------------------------------------------------
 
@@ -265,9 +272,20 @@ class EmulatorState:
 
     # -- retry keys -------------------------------------------------------------------
 
-    def accepted_request(self, retry_key: str) -> AcceptedRequest | None:
+    def accepted_request(
+        self, retry_key: str, now: float | None = None, ttl_seconds: float | None = None
+    ) -> AcceptedRequest | None:
+        """The request accepted with this key, unless the key has expired (then it is forgotten,
+        and a request with the same key is a new request, as on LINE after 24 hours)."""
         with self.lock:
-            return self.accepted_retry_keys.get(retry_key.lower())
+            key = retry_key.lower()
+            accepted = self.accepted_retry_keys.get(key)
+            if accepted is None or now is None or ttl_seconds is None:
+                return accepted
+            if now - accepted.accepted_at >= ttl_seconds:
+                del self.accepted_retry_keys[key]
+                return None
+            return accepted
 
     def accept_retry_key(self, retry_key: str, accepted: AcceptedRequest) -> None:
         with self.lock:
@@ -319,9 +337,27 @@ class EmulatorState:
         with self.lock:
             self.violations.extend(violations)
 
-    def add_usage(self, count: int) -> None:
+    def set_message_quota(self, limit: int | None) -> None:
         with self.lock:
+            self.message_quota = limit
+
+    def usage_in(self, month: str) -> int:
+        """Messages counted in ``month``; a new month starts from zero, as LINE's count does."""
+        with self.lock:
+            if self.usage_month != month:
+                self.usage_month = month
+                self.total_usage = 0
+            return self.total_usage
+
+    def consume_quota(self, count: int, month: str) -> bool:
+        """Count ``count`` messages against the month's quota; False (nothing counted) when
+        they do not all fit, since LINE refuses the whole request then."""
+        with self.lock:
+            used = self.usage_in(month)
+            if self.message_quota is not None and count > 0 and used + count > self.message_quota:
+                return False
             self.total_usage += count
+            return True
 
     def record_loading(self, animation: LoadingAnimation) -> None:
         with self.lock:

@@ -6,8 +6,9 @@ is the emulator's alone (the product never reads it); it is rewritten atomically
 a request changed something, which is plenty for a development and demo tool.
 
 What is kept: fans, conversation logs, rich menus (with images), default and per-fan
-menu links, message-id sequence, accepted retry keys and usage. What is not: reply
-tokens (they expire within a minute anyway), request and webhook records, violations.
+menu links, message-id sequence, accepted retry keys (with when they were accepted) and
+the month's usage. What is not: reply tokens (they expire within a minute anyway), request
+and webhook records, violations.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def snapshot(state: EmulatorState) -> dict[str, Any]:
         "messageSeq": state._message_seq,
         "totalUsage": state.total_usage,
         "coupons": list(state.coupons.values()),
+        "usageMonth": state.usage_month,
     }
 
 
@@ -133,6 +135,7 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
         coupons={c["couponId"]: c for c in data.get("coupons", [])},
         message_seq=int(data["messageSeq"]),
         total_usage=int(data["totalUsage"]),
+        usage_month=data.get("usageMonth"),
     )
 
 

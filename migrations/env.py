@@ -7,7 +7,8 @@ from sqlalchemy import Connection
 
 import coupons.models
 import coupons.visits  # noqa: F401  (check-in codes and visits on Base.metadata)
-import data.games  # noqa: F401  (the schedule on Base.metadata)
+import data.games
+import data.outbox  # noqa: F401  (the push outbox on Base.metadata)
 from data.database import make_engine
 from data.models import Base
 
