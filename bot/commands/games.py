@@ -94,3 +94,37 @@ def games_postpone(game: str) -> None:
     except GameError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"延期: {key}")
+
+
+@games.command("send")
+@click.argument("game")
+def games_send(game: str) -> None:
+    """Run GAME's post-game job now: issue its campaigns' coupons and queue one message per fan.
+
+    The scheduler runs this when a game ends; the sender then delivers the queue.
+    """
+    from bot.commands.session import load_settings
+    from bot.postgame import plan_post_game
+    from data.catalog import load_catalog
+    from data.games import GameError, find_game
+    from data.models import utcnow
+
+    settings = load_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            found = find_game(session, game)
+            if found.state != "final":
+                raise GameError(
+                    f"試合「{found.key}」はまだ終了していません（`fanbot games final` で記録してください）。"
+                )
+            plan = plan_post_game(session, settings, load_catalog(), found, utcnow())
+    except GameError as error:
+        raise click.ClickException(str(error)) from error
+    for outcome in plan.campaigns:
+        state = "dropped (quiet hours)" if outcome.dropped_quiet_hours else f"issued {outcome.issued}"
+        click.echo(
+            f"campaign {outcome.campaign_id} {outcome.title}: eligible {outcome.eligible}, "
+            f"holdout {outcome.holdout}, {state}, over cap {outcome.over_cap}"
+        )
+    when = plan.send_at.isoformat() if plan.send_at else "-"
+    click.echo(f"queued {plan.messages} messages (from {when})")
