@@ -13,7 +13,7 @@ validity window: a campaign valid "N hours after sending" gets the window from c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from linebot.v3.messaging import (
     CouponCreateRequest,
@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.line_client import LineClient
+from coupons.issue import coupon_window
 from coupons.models import Campaign
 
 __all__ = ["coupon_request", "ensure_line_coupon", "line_coupon_message"]
@@ -32,17 +33,9 @@ DESCRIPTION_LIMIT = 1000
 USAGE_CONDITION_LIMIT = 100
 
 
-def _window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime]:
-    if campaign.valid_hours is not None:
-        return now, now + timedelta(hours=campaign.valid_hours)
-    if campaign.valid_from is None or campaign.valid_until is None:
-        raise ValueError("キャンペーンに有効期間が設定されていません。")
-    return campaign.valid_from, campaign.valid_until
-
-
 def coupon_request(campaign: Campaign, now: datetime) -> CouponCreateRequest:
     """The campaign as LINE's coupon: one use per ticket, not listed publicly, Tokyo time."""
-    start, end = _window(campaign, now)
+    start, end = coupon_window(campaign, now)
     return CouponCreateRequest(
         acquisitionCondition=NormalAcquisitionConditionRequest(),
         title=campaign.title[:TITLE_LIMIT],

@@ -43,18 +43,6 @@ def factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-@pytest.fixture
-def send_settings(database_url: str, emulator: RunningEmulator) -> Settings:
-    return Settings(
-        line_channel_secret=CHANNEL_SECRET,
-        line_channel_access_token=ACCESS_TOKEN,
-        database_url=database_url,
-        line_api_base_url=emulator.base_url,
-        testing=True,
-        line_timeout_seconds=5.0,
-    )
-
-
 def _line_fan(
     session: Session, emulator: RunningEmulator, name: str, answers: dict[str, float], **extra: Any
 ) -> Fan:
@@ -172,7 +160,7 @@ def test_segments_score_command(
 def test_send_pushes_one_card_to_each_matched_reachable_fan_and_a_rerun_sends_nothing_more(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -181,16 +169,14 @@ def test_send_pushes_one_card_to_each_matched_reachable_fan_and_a_rerun_sends_no
         other = _line_fan(session, emulator, "銭湯に行かない", {"likes_super_sento": 0})
         stopped = _line_fan(session, emulator, "配信停止", {"likes_super_sento": 1}, opted_out_at=NOW)
         campaign_id = _campaign(session).id
-    report = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    report = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
     assert (report.eligible, report.issued, report.sent) == (3, 3, 3)
     for fan in fans:
         (card,) = emulator.state.messages_for(fan.line_user_id or "")
         assert card["type"] == "flex" and "入館料から200円引き" in json.dumps(card, ensure_ascii=False)
     assert emulator.state.messages_for(other.line_user_id or "") == []
     assert emulator.state.messages_for(stopped.line_user_id or "") == []
-    again = send_campaign(
-        factory, line_client, send_settings, catalog, campaign_id, NOW + timedelta(minutes=5)
-    )
+    again = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW + timedelta(minutes=5))
     assert (again.issued, again.already, again.sent) == (0, 3, 0)
     assert all(len(emulator.state.messages_for(f.line_user_id or "")) == 1 for f in fans)
 
@@ -198,7 +184,7 @@ def test_send_pushes_one_card_to_each_matched_reachable_fan_and_a_rerun_sends_no
 def test_a_server_error_then_success_delivers_once_and_a_lost_answer_is_not_sent_twice(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -208,9 +194,7 @@ def test_a_server_error_then_success_delivers_once_and_a_lost_answer_is_not_sent
         campaign_id = _campaign(session).id
     emulator.state.inject_failures(PUSH, [500])
     emulator.state.inject_failures(PUSH, [500], after_accept=True)
-    report = send_campaign(
-        factory, line_client, send_settings, catalog, campaign_id, NOW, sleep=lambda _: None
-    )
+    report = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW, sleep=lambda _: None)
     assert report.sent == 2 and not report.failed
     assert len(emulator.state.messages_for(first.line_user_id or "")) == 1
     assert len(emulator.state.messages_for(second.line_user_id or "")) == 1
@@ -219,7 +203,7 @@ def test_a_server_error_then_success_delivers_once_and_a_lost_answer_is_not_sent
 def test_a_push_failing_for_good_is_reported_and_sent_on_the_next_run(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -227,22 +211,18 @@ def test_a_push_failing_for_good_is_reported_and_sent_on_the_next_run(
         fan = _line_fan(session, emulator, "一人目", {"likes_super_sento": 1})
         campaign_id = _campaign(session).id
     emulator.state.inject_failures(PUSH, [500, 503, 500, 502])
-    report = send_campaign(
-        factory, line_client, send_settings, catalog, campaign_id, NOW, sleep=lambda _: None
-    )
+    report = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW, sleep=lambda _: None)
     assert report.sent == 0 and sum(report.failed.values()) == 1
     with factory() as session:
         assert session.scalars(select(Coupon.sent_at)).one() is None
-    later = send_campaign(
-        factory, line_client, send_settings, catalog, campaign_id, NOW, sleep=lambda _: None
-    )
+    later = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW, sleep=lambda _: None)
     assert later.sent == 1 and len(emulator.state.messages_for(fan.line_user_id or "")) == 1
 
 
 def test_a_fan_who_opts_out_between_issue_and_push_is_not_pushed(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -251,13 +231,13 @@ def test_a_fan_who_opts_out_between_issue_and_push_is_not_pushed(
         campaign_id = _campaign(session).id
     emulator.state.inject_failures(PUSH, [500, 500, 500, 500])
     no_wait = {"sleep": lambda _: None}
-    first = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW, **no_wait)
+    first = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW, **no_wait)
     assert first.issued == 1 and first.sent == 0
     with factory() as session, session.begin():
         stored = session.get(Fan, fan.id)
         assert stored is not None
         stored.opted_out_at = NOW
-    later = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW, **no_wait)
+    later = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW, **no_wait)
     assert (later.sent, later.not_reachable) == (0, 1)
     assert emulator.state.messages_for(fan.line_user_id or "") == []
 
@@ -269,7 +249,7 @@ def test_a_fan_who_opts_out_between_issue_and_push_is_not_pushed(
 def test_send_refuses_a_campaign_that_is_not_sendable(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     catalog: Catalog,
     overrides: dict[str, Any],
     message: str,
@@ -277,9 +257,9 @@ def test_send_refuses_a_campaign_that_is_not_sendable(
     with factory() as session, session.begin():
         campaign_id = _campaign(session, **overrides).id
     with pytest.raises(CampaignSendError, match=message):
-        send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+        send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
     with pytest.raises(CampaignSendError, match="見つかりません"):
-        send_campaign(factory, line_client, send_settings, catalog, 9999, NOW)
+        send_campaign(factory, line_client, settings, catalog, 9999, NOW)
 
 
 def test_campaigns_send_command(
@@ -313,7 +293,7 @@ def test_campaigns_send_command(
 def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_messages(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -322,7 +302,7 @@ def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_message
     with factory() as session, session.begin():
         fans = [_line_fan(session, emulator, f"ファン{i}", {"likes_super_sento": 1}) for i in range(2)]
         campaign_id = _campaign(session, delivery="line_coupon", image_url="https://example.jp/sento.png").id
-    report = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    report = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
     assert report.sent == 2
     (line_coupon,) = emulator.state.list_coupons()
     assert line_coupon["title"] == "試合後の入浴 200円引き" and line_coupon["timezone"] == "ASIA_TOKYO"
@@ -331,7 +311,7 @@ def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_message
         assert emulator.state.messages_for(fan.line_user_id or "") == [
             {"type": "coupon", "couponId": line_coupon["couponId"]}
         ]
-    again = send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+    again = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
     assert again.sent == 0 and len(emulator.state.list_coupons()) == 1
     with factory() as session:
         assert session.get(Campaign, campaign_id).line_coupon_id == line_coupon["couponId"]  # type: ignore[union-attr]
@@ -342,7 +322,7 @@ def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_message
 def test_a_line_coupon_that_cannot_be_created_issues_nothing(
     factory: sessionmaker[Session],
     line_client: LineClient,
-    send_settings: Settings,
+    settings: Settings,
     emulator: RunningEmulator,
     catalog: Catalog,
 ) -> None:
@@ -351,6 +331,6 @@ def test_a_line_coupon_that_cannot_be_created_issues_nothing(
         campaign_id = _campaign(session, delivery="line_coupon").id
     emulator.state.inject_failures("/v2/bot/coupon", [500])
     with pytest.raises(CampaignSendError, match="LINE クーポンを作成できませんでした"):
-        send_campaign(factory, line_client, send_settings, catalog, campaign_id, NOW)
+        send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
     with factory() as session:
         assert session.scalars(select(Coupon)).all() == []
