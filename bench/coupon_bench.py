@@ -198,6 +198,7 @@ def bench_redemption(folder: Path, count: int) -> list[tuple[str, float, str]]:
         )
     )
     state = emulator_app.extensions["line_emulator"]
+    state.message_quota = 2 * count  # every thank-you fits in the month's quota
     for n in range(count):
         state.create_user(f"ファン{n}", user_id=f"U{n:032x}")
         state.set_following(f"U{n:032x}", True)
