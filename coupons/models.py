@@ -40,7 +40,7 @@ __all__ = [
 
 CAMPAIGN_STATES = ("draft", "active", "paused", "ended")
 DELIVERIES = ("card", "line_coupon")
-COUPON_STATES = ("issued", "redeemed", "void")
+COUPON_STATES = ("issued", "redeemed", "void", "expired")
 
 
 class Partner(Base):

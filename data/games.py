@@ -27,7 +27,9 @@ __all__ = [
     "GameError",
     "GameRow",
     "ImportResult",
+    "ended_at",
     "find_game",
+    "games_ended_awaiting_post_game",
     "import_games",
     "mark_final",
     "next_game",
@@ -83,6 +85,9 @@ class Game(Base):
     our_score: Mapped[int | None] = mapped_column(Integer)
     their_score: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The post-game job: when it ran ("done") or was given up ("missed": found after the grace period).
+    post_game_state: Mapped[str | None] = mapped_column(String(16))
+    post_game_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -342,6 +347,26 @@ def upcoming_home_games(session: Session, now: datetime, limit: int = 5) -> list
             .limit(limit)
         )
     )
+
+
+def games_ended_awaiting_post_game(session: Session, now: datetime, game_length: timedelta) -> list[Game]:
+    """Games over (final, or past tip-off plus ``game_length``) whose post-game job has not run."""
+    return list(
+        session.scalars(
+            select(Game)
+            .where(
+                Game.post_game_state.is_(None),
+                Game.state != "postponed",
+                (Game.state == "final") | (Game.tipoff_at <= now - game_length),
+            )
+            .order_by(Game.tipoff_at)
+        )
+    )
+
+
+def ended_at(game: Game, game_length: timedelta) -> datetime:
+    """When the game ended: as marked, or tip-off plus the usual length when nobody marked it."""
+    return game.ended_at or game.tipoff_at + game_length
 
 
 def next_game(session: Session, now: datetime) -> Game | None:

@@ -14,6 +14,7 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.import_answers import import_answers_command
     from bot.commands.richmenu import richmenu
     from bot.commands.run import run
+    from bot.commands.scheduler import scheduler
     from bot.commands.segments import segments
     from bot.commands.serve import inbox, serve
     from bot.commands.staff import staff
@@ -35,4 +36,5 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
         coupons,
         segments,
         games,
+        scheduler,
     ]
