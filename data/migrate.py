@@ -11,6 +11,16 @@ from sqlalchemy import Engine
 from data.database import normalize_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Tables another library owns in fanbot's database (APScheduler's job store, created on first
+# start of `fanbot scheduler`): migrations neither create nor drop them.
+EXTERNAL_TABLES = frozenset({"scheduler_jobs"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic's filter: leave the `EXTERNAL_TABLES` (and their indexes) alone."""
+    table = getattr(obj, "table", None)
+    owner = name if type_ == "table" else getattr(table, "name", None)
+    return owner not in EXTERNAL_TABLES
 
 
 def alembic_config(url: str) -> Config:

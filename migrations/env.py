@@ -10,6 +10,7 @@ import coupons.visits  # noqa: F401  (check-in codes and visits on Base.metadata
 import data.games
 import data.outbox  # noqa: F401  (the push outbox on Base.metadata)
 from data.database import make_engine
+from data.migrate import include_object
 from data.models import Base
 
 config = context.config
@@ -22,6 +23,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -29,7 +31,12 @@ def run_migrations_offline() -> None:
 
 def _run(connection: Connection) -> None:
     # render_as_batch lets ALTER TABLE migrations work on SQLite too.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
