@@ -53,11 +53,25 @@ def test_run_prints_the_urls_first_and_serves_bot_emulator_and_admin(tmp_path: P
         assert "ログイン" in wait_for(base + "/admin/login", deadline).decode()
         # The demo data went into the configured database, not into the working directory's var/.
         assert (tmp_path / "run.db").is_file()
+        lines = [process.stdout.readline() for _ in range(14)]
+        scheduler_pid = int(
+            next(line for line in lines if "scheduler:" in line).rsplit("process ", 1)[1].rstrip(")\n")
+        )
+        os.kill(scheduler_pid, 0)  # the scheduler runs, in a process of its own
     finally:
         process.terminate()
         process.wait(timeout=20)
         if process.stdout is not None:
             process.stdout.close()
+    # Stopping `make run` stops the scheduler too.
+    for _ in range(100):
+        try:
+            os.kill(scheduler_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the scheduler outlived fanbot run")
 
 
 def test_emulator_is_never_mounted_without_line_api_base_url(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,7 +108,8 @@ def ensure_demo_marketer(session: Session) -> None:
 
 @click.command()
 @click.option("--no-demo-data", is_flag=True, help="Do not load the demo fans and answers.")
-def run(no_demo_data: bool) -> None:
+@click.option("--no-scheduler", is_flag=True, help="Do not start the scheduler process next to the server.")
+def run(no_demo_data: bool, no_scheduler: bool) -> None:
     """Serve the bot, admin pages and (with LINE_API_BASE_URL on this server) the LINE emulator."""
     import os
 
@@ -177,12 +181,31 @@ def run(no_demo_data: bool) -> None:
 
     # The webhook only records events; these threads handle them and reply.
     start_workers(app, settings.inbox_workers)
+    scheduler = None if no_scheduler else _start_scheduler(settings)
+    # SIGTERM ends the server like Ctrl-C does, so the scheduler process is stopped with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    run_simple(
-        settings.host,
-        settings.port,
-        app,
-        threaded=True,
-        use_reloader=False,
-        request_handler=QuietRequestHandler,
-    )
+    try:
+        run_simple(
+            settings.host,
+            settings.port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            request_handler=QuietRequestHandler,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.wait(timeout=30)
+
+
+def _start_scheduler(settings: Settings) -> subprocess.Popen[bytes]:
+    """`fanbot scheduler` in a process of its own, with the same settings (never inside the web server)."""
+    import os
+
+    environment = {**demo_environment(settings.port), **{k: v for k, v in os.environ.items() if v}}
+    environment["DATABASE_URL"] = settings.database_url
+    process = subprocess.Popen([sys.executable, "-m", "bot", "scheduler"], env=environment)
+    click.echo(f"  scheduler:      post-game jobs and coupon expiry (process {process.pid})")
+    return process
