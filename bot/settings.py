@@ -54,6 +54,12 @@ class Settings:
     emulator_state_path: Path | None = None
     # Threads handling recorded webhook events (bot/inbox.py); a fan's events stay in order.
     inbox_workers: int = 4
+    # The push sender (bot/sender.py): requests per second per sender process, just under LINE's
+    # limits (push 2,000/s, multicast 200/s; several sender processes share them), and how many
+    # requests it keeps in flight.
+    sender_push_rate: float = 1900.0
+    sender_multicast_rate: float = 190.0
+    sender_connections: int = 32
 
     @property
     def account_name(self) -> str:
@@ -143,9 +149,33 @@ class Settings:
             if not workers.isdigit() or not 0 < int(workers) <= 64:
                 raise SettingsError(f"FANBOT_INBOX_WORKERS must be a number from 1 to 64, got {workers!r}")
             kwargs["inbox_workers"] = int(workers)
+        for name, key, ceiling in (
+            ("FANBOT_SENDER_PUSH_RATE", "sender_push_rate", 2000.0),
+            ("FANBOT_SENDER_MULTICAST_RATE", "sender_multicast_rate", 200.0),
+        ):
+            if raw := env.get(name, "").strip():
+                kwargs[key] = _rate(raw, name, ceiling)
+        if connections := env.get("FANBOT_SENDER_CONNECTIONS", "").strip():
+            if not connections.isdigit() or not 0 < int(connections) <= 256:
+                raise SettingsError(
+                    f"FANBOT_SENDER_CONNECTIONS must be a number from 1 to 256, got {connections!r}"
+                )
+            kwargs["sender_connections"] = int(connections)
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)
+
+
+def _rate(raw: str, name: str, ceiling: float) -> float:
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= ceiling:
+        raise SettingsError(
+            f"{name} must be requests per second, above 0 and at most LINE's {ceiling:g}, got {raw!r}"
+        )
+    return rate
 
 
 def _short(value: str, name: str, limit: int) -> str:

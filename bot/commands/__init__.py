@@ -13,6 +13,7 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.import_answers import import_answers_command
     from bot.commands.richmenu import richmenu
     from bot.commands.run import run
+    from bot.commands.sender import sender
     from bot.commands.serve import inbox, serve
     from bot.commands.staff import staff
     from bot.commands.survey import survey
@@ -31,4 +32,5 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
         partners,
         campaigns,
         coupons,
+        sender,
     ]
