@@ -59,6 +59,12 @@ class Settings:
     # Where fans' phones fetch images the bot links to (coupon QR codes): the app's public
     # address. Real LINE fetches images over HTTPS only; None means http://HOST:PORT (local use).
     public_base_url: str | None = None
+    # The push sender (bot/sender.py): requests per second per sender process, just under LINE's
+    # limits (push 2,000/s, multicast 200/s; several sender processes share them), and how many
+    # requests it keeps in flight.
+    sender_push_rate: float = 1900.0
+    sender_multicast_rate: float = 190.0
+    sender_connections: int = 32
 
     @property
     def account_name(self) -> str:
@@ -173,9 +179,33 @@ class Settings:
                     f"FANBOT_PUBLIC_BASE_URL must start with https:// (or http:// locally), got {public!r}"
                 )
             kwargs["public_base_url"] = public.rstrip("/")
+        for name, key, ceiling in (
+            ("FANBOT_SENDER_PUSH_RATE", "sender_push_rate", 2000.0),
+            ("FANBOT_SENDER_MULTICAST_RATE", "sender_multicast_rate", 200.0),
+        ):
+            if raw := env.get(name, "").strip():
+                kwargs[key] = _rate(raw, name, ceiling)
+        if connections := env.get("FANBOT_SENDER_CONNECTIONS", "").strip():
+            if not connections.isdigit() or not 0 < int(connections) <= 256:
+                raise SettingsError(
+                    f"FANBOT_SENDER_CONNECTIONS must be a number from 1 to 256, got {connections!r}"
+                )
+            kwargs["sender_connections"] = int(connections)
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)
+
+
+def _rate(raw: str, name: str, ceiling: float) -> float:
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not 0 < rate <= ceiling:
+        raise SettingsError(
+            f"{name} must be requests per second, above 0 and at most LINE's {ceiling:g}, got {raw!r}"
+        )
+    return rate
 
 
 def _short(value: str, name: str, limit: int) -> str:

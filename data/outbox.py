@@ -73,6 +73,7 @@ __all__ = [
     "OUTBOX_KINDS",
     "OUTBOX_STATES",
     "RETRY_WINDOW",
+    "ClaimReport",
     "Delivery",
     "EnqueueReport",
     "OutboxItem",

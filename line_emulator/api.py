@@ -67,6 +67,8 @@ _STATUS_MESSAGES = {
     504: "Gateway Timeout",
 }
 _RECORDED_HEADERS = ("Content-Type", "X-Line-Retry-Key", "User-Agent")
+# An injected stall never holds a server thread longer than this.
+STALL_LIMIT_SECONDS = 60.0
 
 
 # -- plumbing ---------------------------------------------------------------------------
@@ -180,7 +182,9 @@ def _gate() -> Response | None:
 @bp.after_request
 def _finish(response: Response) -> Response:
     failure: InjectedFailure | None = g.get("after_accept_failure")
-    if failure is not None and response.status_code < 300:
+    if failure is not None and failure.stall is not None:
+        failure.stall.wait(STALL_LIMIT_SECONDS)
+    elif failure is not None and response.status_code < 300:
         response = error_response(failure.status, _STATUS_MESSAGES.get(failure.status, "Error"))
     request_id = g.get("request_id") or str(uuid.uuid4())
     response.headers["x-line-request-id"] = request_id

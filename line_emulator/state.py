@@ -128,6 +128,9 @@ class InjectedFailure:
     # True: the request is accepted and delivered, only the answer is lost (the case a
     # retry key exists for). False: the platform fails before accepting anything.
     after_accept: bool = False
+    # Set: the request is handled as usual but its answer is held until the event is set,
+    # so the client times out not knowing the request was accepted.
+    stall: threading.Event | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -319,6 +322,15 @@ class EmulatorState:
         with self.lock:
             queue = self._injected.setdefault(path, deque())
             queue.extend(InjectedFailure(status, after_accept) for status in statuses)
+
+    def inject_stall(self, path: str) -> threading.Event:
+        """Make the next call to ``path`` be accepted and delivered, then hold its answer until
+        the returned event is set (at most a minute): the client times out without knowing
+        that LINE accepted it, and a retry with the same key gets 409."""
+        release = threading.Event()
+        with self.lock:
+            self._injected.setdefault(path, deque()).append(InjectedFailure(200, True, release))
+        return release
 
     def pop_injected_failure(self, path: str) -> InjectedFailure | None:
         with self.lock:

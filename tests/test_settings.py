@@ -30,6 +30,10 @@ def test_missing_secret_names_the_variable() -> None:
         ("DATABASE_URL", "fanbot.db"),
         ("LINE_API_BASE_URL", "api.line.me"),
         ("FANBOT_PUBLIC_BASE_URL", "fanbot.example.jp"),
+        ("FANBOT_SENDER_PUSH_RATE", "fast"),
+        ("FANBOT_SENDER_PUSH_RATE", "2500"),  # above LINE's limit: every push past it is a 429
+        ("FANBOT_SENDER_MULTICAST_RATE", "0"),
+        ("FANBOT_SENDER_CONNECTIONS", "0"),
     ],
 )
 def test_bad_value_fails_fast_naming_the_variable(name: str, value: str) -> None:
@@ -95,3 +99,13 @@ def test_make_run_names_the_demo_team_and_keeps_the_emulator_in_var() -> None:
     assert settings.emulator_state_path == Path("var/emulator.json")
     assert dev_settings({"FANBOT_EMULATOR_STATE": "off"}).emulator_state_path is None
     assert Settings.from_env(BASE, env_file=None).emulator_state_path is None
+
+
+def test_the_senders_rates_default_just_under_lines_limits_and_can_be_set() -> None:
+    default = Settings.from_env(BASE, env_file=None)
+    tuned = Settings.from_env(
+        {**BASE, "FANBOT_SENDER_PUSH_RATE": "950", "FANBOT_SENDER_MULTICAST_RATE": "95.5"}, env_file=None
+    )
+
+    assert (default.sender_push_rate, default.sender_multicast_rate) == (1900.0, 190.0)
+    assert (tuned.sender_push_rate, tuned.sender_multicast_rate) == (950.0, 95.5)

@@ -16,6 +16,7 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.run import run
     from bot.commands.scheduler import scheduler
     from bot.commands.segments import segments
+    from bot.commands.sender import sender
     from bot.commands.serve import inbox, serve
     from bot.commands.staff import staff
     from bot.commands.survey import survey
@@ -37,4 +38,5 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
         segments,
         games,
         scheduler,
+        sender,
     ]

@@ -250,3 +250,41 @@ def test_the_command_line_sets_the_sending_limits() -> None:
     assert (limited.push_rate_limit_per_second, limited.multicast_rate_limit_per_second) == (2000, 200)
     assert limited.message_quota == 1000
     assert unlimited.message_quota is None
+
+
+# -- an answer that never comes back in time ------------------------------------------------
+
+
+def test_a_stalled_answer_times_out_yet_the_request_was_accepted(clock: FrozenClock) -> None:
+    import urllib.error
+    import urllib.request
+
+    from line_emulator.server import EmulatorServer
+
+    app = make_app(clock)
+    state: EmulatorState = app.extensions["line_emulator"]
+    (user,) = fans(state, 1)
+    key = str(uuid.uuid4())
+    body = json.dumps({"to": user, "messages": [TEXT]}).encode()
+
+    def post() -> int:
+        request = urllib.request.Request(
+            server.base_url + "/v2/bot/message/push",
+            data=body,
+            headers={**AUTH, "Content-Type": "application/json", "X-Line-Retry-Key": key},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=0.3) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with EmulatorServer(app) as server:
+        release = state.inject_stall("/v2/bot/message/push")
+        with pytest.raises(TimeoutError):
+            post()
+        release.set()
+        retried = post()
+
+    assert retried == 409
+    assert state.messages_for(user) == [TEXT]
