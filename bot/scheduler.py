@@ -8,6 +8,9 @@ in a process of its own (never inside web workers). Jobs:
   (`bot.postgame.plan_post_game`), in one transaction that also marks the game done. A game found
   more than the grace period after its end (the scheduler was down) is not sent late: it is marked
   ``missed`` and reported, loudly, instead of APScheduler's silent drop of a missed job.
+- ``sender`` (every `DRAIN_SECONDS`): drains the outbox through LINE (`bot.sender.Sender`), so
+  queued post-game messages go out; extra ``fanbot sender drain`` processes may share the work on
+  PostgreSQL.
 - ``coupon-expiry`` (hourly): coupons past their validity that were never used become ``expired``
   for reports, and LINE coupons of ended campaigns are closed.
 
@@ -46,11 +49,13 @@ __all__ = [
     "post_game_sweep",
     "run_scheduler",
     "scheduler_lock",
+    "sender_job",
 ]
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
+DRAIN_SECONDS = 5
 # A B.League game takes about two hours from tip-off; unmarked games count as over after this.
 GAME_LENGTH = timedelta(hours=2, minutes=30)
 # A post-game send found this long after the game's end is reported missed, not sent.
@@ -174,6 +179,15 @@ def post_game_job() -> None:
         )
 
 
+def sender_job() -> None:
+    from bot.sender import Sender
+
+    ctx = _ctx()
+    report = Sender(ctx.factory, ctx.settings, clock=ctx.clock).drain()
+    if report.sent or report.failed or report.quota_stopped:
+        log.info("sender: %s", report)
+
+
 def coupon_expiry_job() -> None:
     ctx = _ctx()
     expired = expire_coupons(ctx.factory, ctx.clock())
@@ -223,6 +237,7 @@ def run_scheduler(
             )
             scheduler.start()
             post_game_job()  # at start: catch up with games that ended while it was down
+            sender_job()
             stop.wait()
             scheduler.shutdown(wait=True)
     finally:

@@ -17,6 +17,7 @@ from data.catalog import load_catalog
 from data.games import Game, mark_final
 from data.models import Fan
 from data.outbox import OutboxMessage
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, RunningEmulator
 from tests.test_postgame import END, SETTINGS, TIPOFF, _campaign, _fan, _games
 
 
@@ -97,26 +98,37 @@ def test_a_second_scheduler_waits_for_the_lock_on_postgresql(engine: Engine) -> 
         assert after  # free again once the first one stopped
 
 
-def test_the_scheduler_process_catches_up_at_start_and_stops_on_request(
-    factory: sessionmaker[Session], database_url: str
+def test_the_scheduler_process_catches_up_at_start_sends_and_stops_on_request(
+    factory: sessionmaker[Session], database_url: str, emulator: RunningEmulator
 ) -> None:
     _season(factory)
     with factory() as session, session.begin():
         mark_final(session, "home", "85-79", END)
+        fan_user = session.scalars(select(Fan.line_user_id)).one()
+    assert fan_user is not None
+    emulator.state.create_user("ファン", user_id=fan_user)
+    emulator.state.set_following(fan_user, True)
     stop = threading.Event()
-    settings = SETTINGS.with_overrides(database_url=database_url)
+    settings = SETTINGS.with_overrides(
+        database_url=database_url,
+        line_api_base_url=emulator.base_url,
+        line_channel_secret=CHANNEL_SECRET,
+        line_channel_access_token=ACCESS_TOKEN,
+    )
     clock: Any = lambda: END + timedelta(minutes=5)  # noqa: E731
     worker = threading.Thread(target=run_scheduler, args=(settings, load_catalog(), clock, stop))
     worker.start()
     try:
-        for _ in range(100):
-            with factory() as session:
-                if session.scalars(select(OutboxMessage)).all():
-                    break
+        for _ in range(200):
+            if emulator.state.messages_for(fan_user):
+                break
             threading.Event().wait(0.05)
     finally:
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
+    words, card = emulator.state.messages_for(fan_user)
+    assert words["type"] == "text" and card["type"] == "flex"
     with factory() as session:
-        assert len(session.scalars(select(OutboxMessage)).all()) == 1
+        assert session.scalars(select(OutboxMessage.state)).all() == ["sent"]
+    assert emulator.state.violations == []
