@@ -30,6 +30,7 @@ from segmentation.lookalike import LookalikeError
 __all__ = [
     "DEMO_CAMPAIGN_TITLE",
     "DEMO_FANS",
+    "DEMO_POSTGAME_TITLE",
     "DEMO_SHOP_CODE",
     "DEMO_SHOP_NAME",
     "add_demo_fans_to_emulator",
@@ -40,6 +41,7 @@ __all__ = [
 DEMO_SHOP_NAME = "湯の郷 アリーナ前店"
 DEMO_SHOP_CODE = "sento-demo-2026"
 DEMO_CAMPAIGN_TITLE = "試合の後はひとっ風呂 入館料200円引き"
+DEMO_POSTGAME_TITLE = "ホームゲーム観戦の日は 岩盤浴無料"
 # LINE user ids of the demo fans (fixed, so the emulator's store and the database agree across restarts).
 DEMO_FANS: tuple[tuple[str, str, dict[str, float]], ...] = (
     ("U" + "de0" * 10 + "01", "デモファン 湯上がり太郎", {"likes_super_sento": 1, "live_games_per_year": 8}),
@@ -114,6 +116,26 @@ def seed_demo_coupons(session: Session, catalog: Catalog, consent_version: str, 
             updated_at=now,
         )
         session.add(campaign)
+    if session.scalars(select(Campaign).where(Campaign.title == DEMO_POSTGAME_TITLE)).first() is None:
+        # Sent by the scheduler after every home game the marketer marks final.
+        session.add(
+            Campaign(
+                partner_id=partner.id,
+                title=DEMO_POSTGAME_TITLE,
+                offer_text="当日の試合チケットの提示で岩盤浴が無料",
+                terms="試合当日と翌日に限ります。",
+                valid_hours=36,
+                total_cap=5000,
+                target_rule=DEMO_RULE,
+                holdout_share=0.10,
+                state="active",
+                all_home_games=True,
+                win_text="勝利おめでとうございます！今日の疲れは湯の郷で。岩盤浴無料クーポンをどうぞ。",
+                loss_text="本日もご声援ありがとうございました！湯の郷で一息ついてください。",
+                created_at=now,
+                updated_at=now,
+            )
+        )
     session.flush()
     if added:
         # Without answers to learn from, the rule's answered conditions still select fans.
