@@ -174,3 +174,30 @@ def test_games_send_command_runs_the_job_for_a_final_game(
     assert "campaign" in sent.output and "queued 1 messages" in sent.output
     db_session.expire_all()
     assert len(db_session.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_sends_show_reports_each_campaign_of_the_game(
+    database_url: str, db_session: Session, catalog: Catalog, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.commands.sends import sends
+
+    monkeypatch.chdir(tmp_path)
+    home, _ = _games(db_session)
+    for number in range(3):
+        _fan(db_session, number + 1, {"likes_super_sento": 1})
+    campaign_id = _campaign(db_session, "c0", game_id=home.id, holdout_share=0.34).id
+    mark_final(db_session, "home", "85-79", END)
+    plan_post_game(db_session, SETTINGS, catalog, home, END)
+    issued = len(db_session.scalars(select(Coupon)).all())
+    db_session.commit()
+
+    shown = CliRunner().invoke(sends, ["show", "home"], env={"DATABASE_URL": database_url})
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert f"campaign {campaign_id} c0: audience 3, holdout {3 - issued}, issued {issued}, sent 0" in out
+    assert f"waiting {issued}" in out and "over quota 0" in out
+
+    refused = CliRunner().invoke(sends, ["show", "nope"], env={"DATABASE_URL": database_url})
+    assert refused.exit_code == 1 and "見つかりません" in refused.output

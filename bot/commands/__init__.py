@@ -17,6 +17,7 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
     from bot.commands.scheduler import scheduler
     from bot.commands.segments import segments
     from bot.commands.sender import sender
+    from bot.commands.sends import sends
     from bot.commands.serve import inbox, serve
     from bot.commands.staff import staff
     from bot.commands.survey import survey
@@ -39,4 +40,5 @@ def COMMANDS() -> list[click.Command]:  # noqa: N802 - reads as a constant list 
         games,
         scheduler,
         sender,
+        sends,
     ]
