@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -142,12 +142,22 @@ def test_postponed_games_leave_the_upcoming_list_until_they_get_a_new_date(db_se
     assert [g.key for g in upcoming_home_games(db_session, NOW)] == ["g1"]
 
 
-def test_the_demo_season_has_a_home_game_today_and_weekends_to_come() -> None:
+def test_the_demo_season_has_a_game_on_now_past_results_and_weekends_to_come(db_session: Session) -> None:
+    from data.demo import settle_past_demo_games
+
     rows = demo_season(NOW)  # Saturday 2026-11-28, 21:30 in Tokyo
-    today = [r for r in rows if r.tipoff_at.date().isoformat() == "2026-11-28"]
-    assert len(today) == 1 and today[0].home and today[0].tipoff_at < NOW
+    (today,) = [r for r in rows if r.key.endswith("-today")]
+    assert today.home and NOW - timedelta(hours=2) < today.tipoff_at < NOW
     assert sum(1 for r in rows if r.tipoff_at > NOW and r.home) >= 5
     assert len({r.key for r in rows}) == len(rows)
+    import_games(db_session, rows, NOW)
+    assert settle_past_demo_games(db_session, NOW) == sum(
+        1 for r in rows if r.tipoff_at < NOW - timedelta(hours=3)
+    )
+    past = db_session.scalars(select(Game).where(Game.tipoff_at < NOW - timedelta(hours=3))).all()
+    assert past and all(g.state == "final" and g.post_game_state == "done" and g.our_score for g in past)
+    assert db_session.scalars(select(Game.state).where(Game.key == today.key)).one() == "scheduled"
+    assert settle_past_demo_games(db_session, NOW) == 0
 
 
 def test_games_commands(

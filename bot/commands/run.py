@@ -153,7 +153,7 @@ def run(no_demo_data: bool, no_scheduler: bool) -> None:
         from bot.commands.session import session_scope
         from bot.demo_coupons import seed_demo_coupons
         from data.catalog import load_catalog
-        from data.demo import demo_season, load_demo_data
+        from data.demo import demo_season, load_demo_data, settle_past_demo_games
         from data.games import import_games
         from data.models import utcnow
 
@@ -164,6 +164,7 @@ def run(no_demo_data: bool, no_scheduler: bool) -> None:
                 session, load_catalog(), settings.consent_version, utcnow()
             ).campaign_id
             season = import_games(session, demo_season(utcnow()), utcnow())
+            settle_past_demo_games(session, utcnow())
         if created:
             click.echo(f"  demo data:      {created} demo respondents loaded")
         if season.created:
