@@ -229,6 +229,13 @@ def run_scheduler(
                 replace_existing=True,
             )
             scheduler.add_job(
+                "bot.scheduler:sender_job",
+                "interval",
+                seconds=DRAIN_SECONDS,
+                id="sender",
+                replace_existing=True,
+            )
+            scheduler.add_job(
                 "bot.scheduler:coupon_expiry_job",
                 "interval",
                 hours=1,

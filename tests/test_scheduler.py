@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.scheduler import GAME_LENGTH, GRACE, expire_coupons, post_game_sweep, run_scheduler, scheduler_lock
@@ -118,15 +118,24 @@ def test_the_scheduler_process_catches_up_at_start_sends_and_stops_on_request(
     clock: Any = lambda: END + timedelta(minutes=5)  # noqa: E731
     worker = threading.Thread(target=run_scheduler, args=(settings, load_catalog(), clock, stop))
     worker.start()
+    jobs: set[str] = set()
     try:
         for _ in range(200):
             if emulator.state.messages_for(fan_user):
+                break
+            threading.Event().wait(0.05)
+        for _ in range(100):
+            with factory() as session:
+                jobs = set(session.scalars(text("SELECT id FROM scheduler_jobs")))
+            if jobs:
                 break
             threading.Event().wait(0.05)
     finally:
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
+    # Each job is kept in the product's database, the sender's included.
+    assert jobs == {"post-game", "sender", "coupon-expiry"}
     words, card = emulator.state.messages_for(fan_user)
     assert words["type"] == "text" and card["type"] == "flex"
     with factory() as session:

@@ -11,6 +11,7 @@ def scheduler(ctx: click.Context) -> None:
     """Run the scheduler until stopped (Ctrl-C or SIGTERM); subcommands run one job once."""
     if ctx.invoked_subcommand is not None:
         return
+    import logging
     import signal
     import threading
 
@@ -19,10 +20,13 @@ def scheduler(ctx: click.Context) -> None:
     from data.catalog import load_catalog
     from data.models import utcnow
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    click.echo("fanbot scheduler: post-game jobs every 30 s, coupon expiry hourly (Ctrl-C stops)")
+    click.echo(
+        "fanbot scheduler: post-game jobs every 30 s, sender every 5 s, coupon expiry hourly (Ctrl-C stops)"
+    )
     run_scheduler(load_settings(), load_catalog(), utcnow, stop)
 
 
