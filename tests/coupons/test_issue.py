@@ -207,3 +207,30 @@ def test_a_chunk_skips_fans_served_meanwhile_and_gives_their_counter_steps_back(
     assert _issue_chunk(db_session, campaign.id, [f.id for f in more], NOW) is None
     db_session.expire_all()
     assert db_session.get(Campaign, campaign.id).issued_count == 3  # type: ignore[union-attr]
+
+
+def test_a_campaign_edited_while_issuing_changes_only_the_coupons_issued_after(
+    db_session: Session, engine: Engine, make_campaign: Callable[..., Campaign], make_fan: Callable[..., Fan]
+) -> None:
+    campaign = make_campaign()
+    before, after = make_fan({"likes_super_sento": 1}), make_fan({"likes_super_sento": 1})
+    first = issue_coupon(db_session, campaign.id, before.id, NOW)
+    db_session.commit()
+    with Session(engine) as marketer:
+        edited = marketer.get(Campaign, campaign.id)
+        assert edited is not None
+        edited.offer_text, edited.valid_hours = "入館料から300円引き", 24
+        marketer.commit()
+    second = issue_coupon(db_session, campaign.id, after.id, NOW)
+    db_session.commit()
+    db_session.expire_all()
+    coupons = {c.fan_id: c for c in db_session.scalars(select(Coupon))}
+    assert first.coupon is not None and second.coupon is not None
+    assert (coupons[before.id].offer_text, coupons[before.id].expires_at) == (
+        "入館料から200円引き",
+        NOW + timedelta(hours=48),
+    )
+    assert (coupons[after.id].offer_text, coupons[after.id].expires_at) == (
+        "入館料から300円引き",
+        NOW + timedelta(hours=24),
+    )
