@@ -302,7 +302,9 @@ def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_message
     with factory() as session, session.begin():
         fans = [_line_fan(session, emulator, f"ファン{i}", {"likes_super_sento": 1}) for i in range(2)]
         campaign_id = _campaign(session, delivery="line_coupon", image_url="https://example.jp/sento.png").id
-    report = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
+    # The emulator judges a coupon's end by the real clock, so this send happens now, not at NOW.
+    now = datetime.now(UTC)
+    report = send_campaign(factory, line_client, settings, catalog, campaign_id, now)
     assert report.sent == 2
     (line_coupon,) = emulator.state.list_coupons()
     assert line_coupon["title"] == "試合後の入浴 200円引き" and line_coupon["timezone"] == "ASIA_TOKYO"
@@ -311,12 +313,12 @@ def test_a_line_coupon_campaign_creates_one_line_coupon_and_sends_coupon_message
         assert emulator.state.messages_for(fan.line_user_id or "") == [
             {"type": "coupon", "couponId": line_coupon["couponId"]}
         ]
-    again = send_campaign(factory, line_client, settings, catalog, campaign_id, NOW)
+    again = send_campaign(factory, line_client, settings, catalog, campaign_id, now)
     assert again.sent == 0 and len(emulator.state.list_coupons()) == 1
     with factory() as session:
         assert session.get(Campaign, campaign_id).line_coupon_id == line_coupon["couponId"]  # type: ignore[union-attr]
         # It lives in LINE's coupon list: マイクーポン does not show it as a fanbot card.
-        assert usable_coupons(session, fans[0].id, NOW) == []
+        assert usable_coupons(session, fans[0].id, now) == []
 
 
 def test_a_line_coupon_that_cannot_be_created_issues_nothing(
