@@ -3,17 +3,20 @@
 Public functions: :func:`parse_games_csv`, :func:`parse_games_ics`, :func:`import_games`,
 :func:`find_game`, :func:`mark_final`, :func:`postpone`, :func:`upcoming_home_games`,
 :func:`next_game`. Times are stored in UTC and shown in Japan time. A game is identified by a
-stable key (the CSV's ``key`` column, the calendar's ``UID``), so importing an updated
-schedule updates games instead of duplicating them. Messages are Japanese: marketers read them.
+stable key (the CSV's ``key`` column, else its date in Japan and opponent; the calendar's
+``UID``), so importing an updated schedule updates games instead of duplicating them. A file is
+read whole before anything is stored: the first bad row stops it, named by its line. Messages
+are Japanese: marketers read them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Integer, String, select
@@ -41,19 +44,29 @@ __all__ = [
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 GAME_STATES = ("scheduled", "live", "final", "postponed")
-# CSV headers, in English or as a Japanese spreadsheet names them.
+# CSV headers, in English or as a Japanese spreadsheet names them (compared after NFKC and lower()).
 HEADERS = {
     "key": "key",
     "試合id": "key",
     "tipoff": "tipoff",
     "開始日時": "tipoff",
+    "試合日時": "tipoff",
+    "date": "date",
+    "日付": "date",
+    "試合日": "date",
+    "time": "time",
+    "開始時刻": "time",
+    "時刻": "time",
     "opponent": "opponent",
     "対戦相手": "opponent",
+    "相手": "opponent",
     "home_away": "home_away",
     "ホーム/アウェイ": "home_away",
+    "ホーム/アウェー": "home_away",
     "venue": "venue",
     "会場": "venue",
 }
+CSV_COLUMNS = "key,tipoff,opponent,home_away,venue"
 HOME_WORDS = {
     "home": True,
     "h": True,
@@ -64,6 +77,13 @@ HOME_WORDS = {
     "アウェー": False,
 }
 KEY_LIMIT, TEXT_LIMIT = 200, 200
+# 2026-12-05 19:05, 2026/12/5 19:05, 2026-12-05T19:05:00+09:00, ...Z (after `_tipoff`'s clean-up).
+TIPOFF = re.compile(
+    r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
+    r" *(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+# A weekday in brackets, as Japanese schedules write dates: 2026/12/5(土) 19:05.
+WEEKDAY = re.compile(r"[(（][月火水木金土日][)）]")
 
 
 class GameError(ValueError):
@@ -126,20 +146,37 @@ def _clean(value: object) -> str:
 
 
 def _tipoff(text: str, line: int) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        raise GameError(f"{line}行目: 開始日時「{text}」が読めません（例: 2026-12-05 15:05）。") from None
-    # A time without an offset is Japan time, as schedules are written.
+    """A tip-off as schedules write it; without a UTC offset it is Japan time."""
+    if not text:
+        raise GameError(f"{line}行目: 開始日時が空です。")
+    cleaned = WEEKDAY.sub(" ", text).replace("/", "-")
+    cleaned = re.sub(r"(\d{4})年(\d{1,2})月(\d{1,2})日", r"\1-\2-\3", cleaned).strip()
+    found = TIPOFF.fullmatch(cleaned)
+    moment = None
+    if found:
+        parts = found.groupdict()
+        zone = parts["zone"] or ""
+        iso = (
+            f"{int(parts['y']):04d}-{int(parts['m']):02d}-{int(parts['d']):02d}"
+            f"T{int(parts['H']):02d}:{parts['M']}:{parts['S'] or '00'}{zone}"
+        )
+        try:
+            moment = datetime.fromisoformat(iso)
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise GameError(
+            f"{line}行目: 開始日時「{text}」が読めません（例: 2026-12-05 19:05、2026/12/5 19:05）。"
+        )
     return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
 
 
+def _derived_key(tipoff_at: datetime, opponent: str) -> str:
+    """The key of a game whose file gives none: its date in Japan and the opponent."""
+    return f"{tipoff_at.astimezone(TOKYO).date().isoformat()} {opponent}"
+
+
 def _row(values: dict[str, str], line: int) -> GameRow:
-    key = values.get("key", "")
-    if not key:
-        raise GameError(f"{line}行目: 試合ID（key）が空です。")
-    if len(key) > KEY_LIMIT:
-        raise GameError(f"{line}行目: 試合IDが長すぎます（{KEY_LIMIT}文字まで）。")
     opponent = values.get("opponent", "")
     if not opponent:
         raise GameError(f"{line}行目: 対戦相手が空です。")
@@ -151,9 +188,19 @@ def _row(values: dict[str, str], line: int) -> GameRow:
     for name, label in (("opponent", "対戦相手"), ("venue", "会場")):
         if len(values.get(name, "")) > TEXT_LIMIT:
             raise GameError(f"{line}行目: {label}が長すぎます（{TEXT_LIMIT}文字まで）。")
+    if "tipoff" in values:
+        tipoff_at = _tipoff(values["tipoff"], line)
+    elif not values.get("date") or not values.get("time"):
+        raise GameError(f"{line}行目: 日付か開始時刻が空です。")
+    else:
+        tipoff_at = _tipoff(f"{values['date']} {values['time']}", line)
+    # Without a key column (or with the cell left blank), the date and opponent identify the game.
+    key = values.get("key") or _derived_key(tipoff_at, opponent)
+    if len(key) > KEY_LIMIT:
+        raise GameError(f"{line}行目: 試合IDが長すぎます（{KEY_LIMIT}文字まで）。")
     return GameRow(
         key=key,
-        tipoff_at=_tipoff(values.get("tipoff", ""), line),
+        tipoff_at=tipoff_at,
         opponent=opponent,
         home=HOME_WORDS[side],
         venue=values.get("venue", ""),
@@ -161,7 +208,10 @@ def _row(values: dict[str, str], line: int) -> GameRow:
     )
 
 
-def _no_repeats(rows: list[GameRow]) -> list[GameRow]:
+def _checked(rows: list[GameRow]) -> list[GameRow]:
+    """The rows, unless the file has none or names a game twice."""
+    if not rows:
+        raise GameError("試合が1件もありません。")
     seen: dict[str, int] = {}
     for row in rows:
         if row.key in seen:
@@ -171,19 +221,28 @@ def _no_repeats(rows: list[GameRow]) -> list[GameRow]:
 
 
 def parse_games_csv(text: str) -> list[GameRow]:
-    """Every row of a schedule CSV, or a `GameError` naming the first bad line (nothing half-read)."""
+    """Every row of a schedule CSV, or a `GameError` naming the first bad line (nothing half-read).
+
+    Columns (any order, English or Japanese headers): ``key`` (試合ID, optional: without it the
+    date in Japan and the opponent identify a game), ``tipoff`` (開始日時; or ``date`` 日付 and
+    ``time`` 開始時刻), ``opponent`` (対戦相手), ``home_away`` (ホーム/アウェイ), ``venue`` (会場,
+    optional). A time without a UTC offset is Japan time. Other columns are ignored.
+    """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = [HEADERS.get(_clean(name).lower(), "") for name in next(reader)]
     except StopIteration:
         raise GameError("ファイルが空です。") from None
-    missing = [name for name in ("key", "tipoff", "opponent", "home_away") if name not in header]
+    missing = [name for name in ("opponent", "home_away") if name not in header]
+    if "tipoff" not in header and not {"date", "time"} <= set(header):
+        missing.insert(0, "tipoff")
     if missing:
-        raise GameError(
-            f"1行目: 列 {', '.join(missing)} がありません（key,tipoff,opponent,home_away,venue）。"
-        )
+        raise GameError(f"1行目: 列 {', '.join(missing)} がありません（{CSV_COLUMNS}）。")
     rows = []
-    for line, cells in enumerate(reader, start=2):
+    end = reader.line_num
+    for cells in reader:
+        # The line the record starts on (a quoted cell may span lines).
+        line, end = end + 1, reader.line_num
         if not any(_clean(cell) for cell in cells):
             continue
         if len(cells) != len(header):
@@ -193,7 +252,7 @@ def parse_games_csv(text: str) -> list[GameRow]:
         rows.append(
             _row({name: _clean(cell) for name, cell in zip(header, cells, strict=True) if name}, line)
         )
-    return _no_repeats(rows)
+    return _checked(rows)
 
 
 def parse_games_ics(data: bytes) -> list[GameRow]:
@@ -201,26 +260,26 @@ def parse_games_ics(data: bytes) -> list[GameRow]:
 
     The opponent and the side come from ``SUMMARY``: ``vs 相手`` is a home game, ``@ 相手`` an away
     game (the usual convention of team calendars); ``CATEGORIES`` HOME/AWAY, when given, wins.
+    A ``DTSTART`` without a time zone is Japan time; an all-day event is refused (no tip-off).
+    Errors name the line of the event's ``BEGIN:VEVENT``.
     """
     import icalendar
 
     try:
         calendar = icalendar.Calendar.from_ical(data)
-    except ValueError as error:
+    except Exception as error:  # the parser raises several kinds on broken files
         raise GameError(f"iCalendar ファイルとして読めません（{error}）。") from None
+    events = list(calendar.walk("VEVENT"))
+    starts = _event_lines(data)
     rows = []
-    for number, event in enumerate(calendar.walk("VEVENT"), start=1):
-        where = f"{number}件目の予定"
+    for number, event in enumerate(events, start=1):
+        line = starts[number - 1] if len(starts) == len(events) else number
+        where = f"{line}行目（{number}件目の予定）" if len(starts) == len(events) else f"{number}件目の予定"
         summary = _clean(event.get("SUMMARY"))
         key = _clean(event.get("UID"))
-        start = event.get("DTSTART")
-        if not key or start is None:
-            raise GameError(f"{where}（{summary or '題名なし'}）: UID か DTSTART がありません。")
-        moment = start.dt
-        if isinstance(moment, date) and not isinstance(moment, datetime):
-            moment = datetime.combine(moment, time(0, 0))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=TOKYO)
+        if not key:
+            raise GameError(f"{where}: UID がありません。")
+        moment = _event_start(event, where)
         lowered = summary.lower()
         if lowered.startswith("vs"):
             home, opponent = True, summary[2:].strip(" .")
@@ -238,8 +297,28 @@ def parse_games_ics(data: bytes) -> list[GameRow]:
         values = {"key": key, "opponent": opponent, "venue": _clean(event.get("LOCATION"))}
         if len(key) > KEY_LIMIT or not opponent or len(opponent) > TEXT_LIMIT:
             raise GameError(f"{where}: UID か対戦相手が空、または長すぎます。")
-        rows.append(GameRow(tipoff_at=moment, home=home, line=number, **values))
-    return _no_repeats(rows)
+        rows.append(GameRow(tipoff_at=moment, home=home, line=line, **values))
+    return _checked(rows)
+
+
+def _event_lines(data: bytes) -> list[int]:
+    """The line numbers of the file's ``BEGIN:VEVENT`` lines, in order."""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return [number for number, text in enumerate(lines, start=1) if text.strip().upper() == "BEGIN:VEVENT"]
+
+
+def _event_start(event: object, where: str) -> datetime:
+    raw = getattr(event, "get", lambda _: None)("DTSTART")
+    try:
+        moment = getattr(raw, "dt", None)
+    except Exception:
+        moment = None
+    if not isinstance(moment, date):
+        # icalendar 6 drops an unreadable value (as if missing), icalendar 7 raises on access.
+        raise GameError(f"{where}: DTSTART（開始日時）がないか、読めません。")
+    if not isinstance(moment, datetime):
+        raise GameError(f"{where}: 終日の予定には開始時刻がありません（DTSTART に時刻を入れてください）。")
+    return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
 
 
 def _categories(event: object) -> list[str]:
@@ -299,7 +378,8 @@ def import_games(session: Session, rows: list[GameRow], now: datetime) -> Import
 
 def find_game(session: Session, ref: str) -> Game:
     """The game whose id or key is ``ref``."""
-    game = session.get(Game, int(ref)) if ref.isdigit() else None
+    # An id is a short number; a longer one (or one out of range) can still be a key.
+    game = session.get(Game, int(ref)) if ref.isdigit() and len(ref) < 16 else None
     game = game or session.scalars(select(Game).where(Game.key == ref)).first()
     if game is None:
         raise GameError(f"試合「{ref}」は見つかりません（`fanbot games list` で ID を確かめてください）。")

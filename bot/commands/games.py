@@ -19,15 +19,20 @@ def games() -> None:
 @games.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def games_import(file: Path) -> None:
-    """Import FILE (.csv: key,tipoff,opponent,home_away,venue; or .ics); known games are updated by key."""
+    """Import FILE: CSV (key,tipoff,opponent,home_away,venue; see README) or iCalendar .ics.
+
+    Known games are updated by their key (CSV ``key``, else date and opponent; iCalendar ``UID``),
+    never duplicated. A bad row stops the import with its line number and nothing is stored.
+    """
     from data.games import GameError, import_games, parse_games_csv, parse_games_ics
     from data.models import utcnow
 
+    raw = file.read_bytes()
     try:
-        if file.suffix.lower() == ".ics":
-            rows = parse_games_ics(file.read_bytes())
+        if file.suffix.lower() == ".ics" or raw.lstrip(b"\xef\xbb\xbf \r\n").startswith(b"BEGIN:VCALENDAR"):
+            rows = parse_games_ics(raw)
         else:
-            rows = parse_games_csv(_text(file))
+            rows = parse_games_csv(_text(file.name, raw))
         with session_scope(load_database_settings().database_url) as session:
             result = import_games(session, rows, utcnow())
     except GameError as error:
@@ -35,16 +40,13 @@ def games_import(file: Path) -> None:
     click.echo(f"{file.name}: {result.created} 試合を追加、{result.updated} 試合を更新しました。")
 
 
-def _text(file: Path) -> str:
-    raw = file.read_bytes()
+def _text(name: str, raw: bytes) -> str:
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise click.ClickException(
-        f"{file.name}: 文字コードが読めません（UTF-8 か Shift_JIS で保存してください）。"
-    )
+    raise click.ClickException(f"{name}: 文字コードが読めません（UTF-8 か Shift_JIS で保存してください）。")
 
 
 @games.command("list")
@@ -55,7 +57,10 @@ def games_list() -> None:
     from data.games import Game
 
     with session_scope(load_database_settings().database_url) as session:
-        for game in session.scalars(select(Game).order_by(Game.tipoff_at)):
+        listed = session.scalars(select(Game).order_by(Game.tipoff_at)).all()
+        if not listed:
+            click.echo("試合はまだ登録されていません（`fanbot games import FILE` で取り込めます）。")
+        for game in listed:
             side = "ホーム" if game.home else "アウェイ"
             score = f" {game.our_score}-{game.their_score}" if game.our_score is not None else ""
             click.echo(

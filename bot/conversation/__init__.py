@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import answer_change, checkin, consent, help, menu, privacy, profile, survey
+from bot.conversation import answer_change, checkin, consent, help, menu, privacy, profile, schedule, survey
 from bot.dispatch import Dispatcher
 
 
@@ -16,6 +16,7 @@ def build_dispatcher() -> Dispatcher:
     answer_change.register(dispatcher)
     privacy.register(dispatcher)
     menu.register(dispatcher)
+    schedule.register(dispatcher)
     help.register(dispatcher)
     profile.register(dispatcher)
     return dispatcher

@@ -1,4 +1,4 @@
-"""Rich-menu areas and their keywords: settings, my coupons, the game schedule."""
+"""Rich-menu areas and their keywords: settings and my coupons (試合日程 has its own module, `schedule`)."""
 
 from __future__ import annotations
 
@@ -11,25 +11,6 @@ from bot.dispatch import Dispatcher, Turn
 from bot.postback import Postback
 from coupons.wallet import usable_coupons
 from data.consent import has_current_consent
-from data.games import Game, upcoming_home_games
-
-WEEKDAYS = "月火水木金土日"
-SCHEDULE_LIMIT = 5
-
-
-def format_game(game: Game) -> str:
-    local = game.tipoff_tokyo
-    day = f"{local.month}月{local.day}日（{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
-    return f"・{day}\n　vs {game.opponent}（{game.venue}）"
-
-
-def show_schedule(turn: Turn) -> None:
-    games = upcoming_home_games(turn.session, turn.now, SCHEDULE_LIMIT)
-    if not games:
-        turn.reply(messages.text("いまお知らせできるホームゲームの予定はありません。"))
-        return
-    lines = "\n".join(format_game(game) for game in games)
-    turn.reply(messages.text(f"今後のホームゲームです（日本時間）。\n{lines}"))
 
 
 def show_coupons(turn: Turn) -> None:
@@ -76,18 +57,13 @@ def show_settings(turn: Turn) -> None:
 
 
 def register(dispatcher: Dispatcher) -> None:
-    def on_schedule(turn: Turn, _arg: Postback | str) -> None:
-        show_schedule(turn)
-
     def on_coupons(turn: Turn, _arg: Postback | str) -> None:
         show_coupons(turn)
 
     def on_settings(turn: Turn, _arg: Postback | str) -> None:
         show_settings(turn)
 
-    dispatcher.on_keyword("試合日程", "日程", "スケジュール")(on_schedule)
     dispatcher.on_keyword("マイクーポン", "クーポン")(on_coupons)
     dispatcher.on_keyword("設定")(on_settings)
-    dispatcher.on_postback("schedule")(on_schedule)
     dispatcher.on_postback("coupons")(on_coupons)
     dispatcher.on_postback("settings")(on_settings)
