@@ -29,7 +29,7 @@ from bot.line_client import LineApiError, LineClient
 from bot.line_coupons import ensure_line_coupon, line_coupon_message
 from bot.metrics import SENDS, log_event
 from bot.settings import Settings
-from coupons.issue import issue_campaign
+from coupons.issue import issue_campaign, send_occasion
 from coupons.models import Campaign, Coupon, Partner
 from coupons.rules import parse_rule
 from coupons.wallet import held
@@ -56,6 +56,7 @@ class SendReport:
     holdout: int = 0
     issued: int = 0
     already: int = 0
+    at_limit: int = 0
     over_cap: int = 0
     sent: int = 0
     not_reachable: int = 0
@@ -113,9 +114,12 @@ def send_campaign(
                 raise CampaignSendError(f"LINE クーポンを作成できませんでした（{error}）。") from error
             campaign.line_coupon_id = line_coupon_id
         rule = parse_rule(campaign.target_rule, catalog)
-        issued = issue_campaign(session, campaign, rule, settings.consent_version, now)
+        issued = issue_campaign(
+            session, campaign, rule, settings.consent_version, now, occasion=send_occasion(now)
+        )
         report.eligible, report.holdout = issued.eligible, issued.holdout
         report.issued, report.already, report.over_cap = len(issued.issued), issued.already, issued.over_cap
+        report.at_limit = issued.at_limit
         report.inactive = issued.inactive
         image_url = campaign.image_url
     with session_factory() as session:

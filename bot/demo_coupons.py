@@ -130,6 +130,7 @@ def seed_demo_coupons(session: Session, catalog: Catalog, consent_version: str, 
                 holdout_share=0.10,
                 state="active",
                 all_home_games=True,
+                per_fan_limit=30,  # one per home game, for the whole season
                 win_text="勝利おめでとうございます！今日の疲れは湯の郷で。岩盤浴無料クーポンをどうぞ。",
                 loss_text="本日もご声援ありがとうございました！湯の郷で一息ついてください。",
                 created_at=now,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.coupon_cards import coupon_carousel
 from bot.settings import Settings
-from coupons.issue import issue_campaign
+from coupons.issue import game_occasion, issue_campaign
 from coupons.models import AudienceMember, Campaign, Coupon, LookalikeScore, Partner
 from coupons.rules import parse_rule
 from coupons.wallet import held
@@ -66,6 +66,7 @@ class CampaignOutcome:
     eligible: int = 0
     holdout: int = 0
     issued: int = 0
+    at_limit: int = 0
     over_cap: int = 0
     dropped_quiet_hours: bool = False
 
@@ -104,10 +105,16 @@ def plan_post_game(
             outcome.dropped_quiet_hours = True
             continue
         report = issue_campaign(
-            session, campaign, parse_rule(campaign.target_rule, catalog), settings.consent_version, now
+            session,
+            campaign,
+            parse_rule(campaign.target_rule, catalog),
+            settings.consent_version,
+            now,
+            occasion=game_occasion(game.id),
         )
         outcome.eligible, outcome.holdout = report.eligible, report.holdout
         outcome.issued, outcome.over_cap = len(report.issued), report.over_cap
+        outcome.at_limit = report.at_limit
         for coupon in report.issued:
             if coupon.fan_id is not None:
                 cards[coupon.fan_id].append((campaign, coupon))

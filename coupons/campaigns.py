@@ -24,6 +24,7 @@ from data.games import Game
 __all__ = ["STATE_LABELS", "TRANSITIONS", "CampaignError", "create_campaign", "set_state", "update_campaign"]
 
 TITLE_LIMIT = 200  # the column's size
+PER_FAN_LIMIT_MAX = 100
 QUIET_HOURS_POLICIES = ("wait", "drop")
 
 # Target state -> the states it may be reached from.
@@ -61,6 +62,7 @@ def _checked(
     win_text: str | None = None,
     loss_text: str | None = None,
     quiet_hours_policy: str = "wait",
+    per_fan_limit: int = 1,
 ) -> dict[str, Any]:
     """A campaign's editable columns after checking every field (the one place for these rules)."""
     if session.get(Partner, partner_id) is None:
@@ -73,6 +75,10 @@ def _checked(
         )
     if total_cap < 0:
         raise CampaignError("配布上限は 0 以上にしてください。")
+    if not 1 <= per_fan_limit <= PER_FAN_LIMIT_MAX:
+        raise CampaignError(
+            f"1人あたりの上限は 1〜{PER_FAN_LIMIT_MAX} 枚にしてください（いま {per_fan_limit}）。"
+        )
     if not 0.0 <= holdout_share < 1.0:
         raise CampaignError("比較用に配らない割合は 0 以上 1 未満にしてください。")
     if image_url and not image_url.startswith("https://"):
@@ -109,6 +115,7 @@ def _checked(
         "valid_from": valid_from,
         "valid_until": valid_until,
         "total_cap": total_cap,
+        "per_fan_limit": per_fan_limit,
         "target_rule": rule.as_json(),
         "holdout_share": holdout_share,
     }
@@ -136,6 +143,7 @@ def create_campaign(
     win_text: str | None = None,
     loss_text: str | None = None,
     quiet_hours_policy: str = "wait",
+    per_fan_limit: int = 1,
 ) -> Campaign:
     """Add a draft campaign (flushed, not committed) after checking every field."""
     values = _checked(
@@ -158,10 +166,9 @@ def create_campaign(
         win_text=win_text,
         loss_text=loss_text,
         quiet_hours_policy=quiet_hours_policy,
+        per_fan_limit=per_fan_limit,
     )
-    campaign = Campaign(
-        **values, per_fan_limit=1, issued_count=0, state="draft", created_at=now, updated_at=now
-    )
+    campaign = Campaign(**values, issued_count=0, state="draft", created_at=now, updated_at=now)
     session.add(campaign)
     session.flush()
     return campaign
@@ -173,7 +180,8 @@ def update_campaign(
     """Change a campaign's offer, rule, limits or validity (same checks as creating it).
 
     Coupons already issued keep the offer and window they were issued with: they hold a copy.
-    An ended campaign cannot be changed.
+    Lowering the per-fan limit takes no coupon back; it only stops further ones. An ended
+    campaign cannot be changed.
     """
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

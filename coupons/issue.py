@@ -1,7 +1,11 @@
-"""Issuing coupons: at most one per fan per campaign, never more than the campaign's cap.
+"""Issuing coupons: within the campaign's per-fan limit, one per occasion, never past its cap.
 
 Public functions: :func:`issue_coupon` (one fan), :func:`issue_campaign` (every targeted fan
-of an active campaign), :func:`coupon_window`.
+of an active campaign), :func:`coupon_window`, :func:`send_occasion`, :func:`game_occasion`.
+
+An *occasion* names what a coupon is issued for: a game (``game:<id>``, the post-game send) or
+a day's manual send (``send:<JST date>``). A fan gets at most one coupon per occasion, and at
+most the campaign's ``per_fan_limit`` over all occasions (default 1: one coupon per fan, ever).
 
 Race safety, by construction:
 
@@ -9,8 +13,9 @@ Race safety, by construction:
   issued_count + 1 WHERE id = :id AND state = 'active' AND issued_count < total_cap``:
   concurrent issuers queue on the row (PostgreSQL re-checks the WHERE after the lock is
   released; SQLite's write lock serialises transactions), so the count never passes the cap;
-* "one per fan" is the ``(campaign_id, fan_id)`` unique constraint: the insert runs in a
-  SAVEPOINT, and a losing racer gets ``already`` and gives its counter step back.
+* "one per occasion" and "at most the limit" are the ``(campaign_id, fan_id, occasion)`` and
+  ``(campaign_id, fan_id, seq)`` unique constraints (``seq`` runs 1..limit): the insert runs
+  in a SAVEPOINT, and a losing racer looks again and gives its counter step back.
 
 Nothing here commits; the caller's transaction decides.
 """
@@ -20,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,13 +37,34 @@ from coupons.models import Campaign, Coupon
 from coupons.rules import TargetRule
 from data.database import insert_new
 
-__all__ = ["IssueReport", "IssueResult", "coupon_window", "issue_campaign", "issue_coupon"]
+__all__ = [
+    "IssueReport",
+    "IssueResult",
+    "coupon_window",
+    "game_occasion",
+    "issue_campaign",
+    "issue_coupon",
+    "send_occasion",
+]
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def game_occasion(game_id: int) -> str:
+    """The occasion of a post-game send: one coupon per fan per game."""
+    return f"game:{game_id}"
+
+
+def send_occasion(now: datetime) -> str:
+    """The occasion of a manual send: at most one coupon per fan per campaign and JST day."""
+    return f"send:{now.astimezone(TOKYO).date().isoformat()}"
 
 
 @dataclass(frozen=True)
 class IssueResult:
-    """``status``: ``issued``, ``already`` (the fan has this campaign's coupon), ``cap``
-    (the campaign reached its total cap) or ``inactive`` (not active: draft, paused, ended)."""
+    """``status``: ``issued``, ``already`` (the fan has this campaign's coupon for this
+    occasion), ``limit`` (the fan holds the campaign's per-fan limit already), ``cap`` (the
+    campaign reached its total cap) or ``inactive`` (not active: draft, paused, ended)."""
 
     status: str
     coupon: Coupon | None = None
@@ -49,6 +76,7 @@ class IssueReport:
     holdout: int = 0
     issued: list[Coupon] = field(default_factory=list)
     already: int = 0
+    at_limit: int = 0
     over_cap: int = 0
     inactive: bool = False
 
@@ -62,13 +90,32 @@ def coupon_window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime
     return campaign.valid_from, campaign.valid_until
 
 
-def issue_coupon(session: Session, campaign_id: int, fan_id: int, now: datetime) -> IssueResult:
-    """Issue one coupon of the campaign to the fan, if the fan has none and the cap allows."""
-    existing = session.scalar(
-        select(Coupon).where(Coupon.campaign_id == campaign_id, Coupon.fan_id == fan_id)
+def _held(session: Session, campaign_id: int, fan_id: int, occasion: str) -> tuple[int, Coupon | None]:
+    """(how many of the campaign's coupons the fan holds, the one for ``occasion`` if any)."""
+    coupons = list(
+        session.scalars(
+            select(Coupon)
+            .where(Coupon.campaign_id == campaign_id, Coupon.fan_id == fan_id)
+            .execution_options(populate_existing=True)
+        )
     )
+    return len(coupons), next((c for c in coupons if c.occasion == occasion), None)
+
+
+def issue_coupon(
+    session: Session, campaign_id: int, fan_id: int, now: datetime, occasion: str = ""
+) -> IssueResult:
+    """Issue one coupon of the campaign to the fan for ``occasion``, if the limits allow.
+
+    ``occasion`` "" is the default for one-off issuance (tests, a shop's own campaign); the
+    callers that run repeatedly pass :func:`game_occasion` or :func:`send_occasion`.
+    """
+    count, existing = _held(session, campaign_id, fan_id, occasion)
     if existing is not None:
         return IssueResult("already", existing)
+    limit = session.scalar(select(Campaign.per_fan_limit).where(Campaign.id == campaign_id))
+    if limit is not None and count >= limit:
+        return IssueResult("limit")
     raised: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Campaign)
         .where(
@@ -87,12 +134,14 @@ def issue_coupon(session: Session, campaign_id: int, fan_id: int, now: datetime)
         select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
     ).scalar_one()
     valid_from, expires_at = coupon_window(campaign, now)
-    for _ in range(5):
+    for _ in range(8):
         coupon = Coupon(
             campaign_id=campaign.id,
             partner_id=campaign.partner_id,
             fan_id=fan_id,
             code=new_code(),
+            seq=count + 1,
+            occasion=occasion,
             state="issued",
             offer_title=campaign.title,
             offer_text=campaign.offer_text,
@@ -106,21 +155,15 @@ def issue_coupon(session: Session, campaign_id: int, fan_id: int, now: datetime)
                 session.add(coupon)
                 session.flush()
         except IntegrityError:
-            taken = session.scalar(
-                select(Coupon).where(Coupon.campaign_id == campaign_id, Coupon.fan_id == fan_id)
-            )
-            if taken is not None:
-                # Another issuer got there first: give back the counter step.
-                session.execute(
-                    update(Campaign)
-                    .where(Campaign.id == campaign_id)
-                    .values(issued_count=Campaign.issued_count - 1)
-                    .execution_options(synchronize_session=False)
-                )
-                return IssueResult("already", taken)
-            continue  # a code collision (about 2⁻⁶³ per pair): draw another code
+            # Another issuer served this fan meanwhile (same occasion, or took the seq), or,
+            # about 2⁻⁶³ per pair, the code was taken: look again and try the next free seq.
+            count, taken = _held(session, campaign_id, fan_id, occasion)
+            if taken is not None or count >= campaign.per_fan_limit:
+                _give_back(session, campaign_id, 1)
+                return IssueResult("already", taken) if taken is not None else IssueResult("limit")
+            continue
         return IssueResult("issued", coupon)
-    raise RuntimeError("could not draw an unused coupon code")  # pragma: no cover
+    raise RuntimeError("could not issue a coupon after repeated conflicts")  # pragma: no cover
 
 
 # Fans issued per reservation: one UPDATE of the counter and one multi-row INSERT per chunk.
@@ -153,13 +196,16 @@ def _give_back(session: Session, campaign_id: int, count: int) -> None:
 
 
 def _issue_chunk(
-    session: Session, campaign_id: int, fan_ids: list[int], now: datetime
+    session: Session, campaign_id: int, fans: list[tuple[int, int]], occasion: str, now: datetime
 ) -> list[Coupon] | None:
-    """Issue to every fan of ``fan_ids`` at once; None when the whole chunk does not fit (cap, paused).
+    """Issue to every ``(fan_id, seq)`` of ``fans`` at once; None when the chunk does not go in whole.
 
-    Fans another issuer served meanwhile are skipped by the unique constraint and their counter
-    steps given back, exactly as :func:`issue_coupon` does for one fan.
+    None means the chunk does not fit (cap, paused) or met a conflict other than "this fan
+    already has this occasion's coupon" (a racing issuer took a seq, a code collided): the
+    caller then goes one fan at a time, which sorts each case out. Fans another issuer served
+    for this occasion meanwhile are skipped and their counter steps given back.
     """
+    fan_ids = [fan_id for fan_id, _ in fans]
     if not _reserve(session, campaign_id, len(fan_ids)):
         return None
     campaign = session.execute(
@@ -173,6 +219,8 @@ def _issue_chunk(
             "partner_id": campaign.partner_id,
             "fan_id": fan_id,
             "code": code,
+            "seq": seq,
+            "occasion": occasion,
             "state": "issued",
             "offer_title": campaign.title,
             "offer_text": campaign.offer_text,
@@ -181,13 +229,13 @@ def _issue_chunk(
             "valid_from": valid_from,
             "expires_at": expires_at,
         }
-        for fan_id, code in zip(fan_ids, codes, strict=True)
+        for (fan_id, seq), code in zip(fans, codes, strict=True)
     ]
     try:
         with session.begin_nested():
-            insert_new(session, Coupon.__table__, rows, keys=("campaign_id", "fan_id"))
+            insert_new(session, Coupon.__table__, rows, keys=("campaign_id", "fan_id", "occasion"))
     except IntegrityError:
-        _give_back(session, campaign_id, len(fan_ids))  # a code collision: the caller goes one by one
+        _give_back(session, campaign_id, len(fan_ids))
         return None
     issued = list(
         session.scalars(select(Coupon).where(Coupon.campaign_id == campaign_id, Coupon.code.in_(codes)))
@@ -197,13 +245,19 @@ def _issue_chunk(
 
 
 def issue_campaign(
-    session: Session, campaign: Campaign, rule: TargetRule, consent_version: str, now: datetime
+    session: Session,
+    campaign: Campaign,
+    rule: TargetRule,
+    consent_version: str,
+    now: datetime,
+    occasion: str = "",
 ) -> IssueReport:
-    """Record the audience and issue a coupon to every targeted fan; holdout fans get none.
+    """Record the audience and issue a coupon for ``occasion`` to every targeted fan; holdout fans get none.
 
-    Fans are issued in chunks of `CHUNK` (one counter step and one INSERT each); a chunk that
-    does not fit under the cap, or meets a paused campaign, goes one fan at a time through
-    :func:`issue_coupon`, which says for each fan exactly why not.
+    A fan who has this occasion's coupon counts as ``already``; one who holds the campaign's
+    per-fan limit as ``at_limit``. Fans are issued in chunks of `CHUNK` (one counter step and
+    one INSERT each); a chunk that does not fit under the cap, or meets a paused campaign,
+    goes one fan at a time through :func:`issue_coupon`, which says for each fan exactly why not.
     """
     report = IssueReport()
     if campaign.state != "active":
@@ -214,23 +268,44 @@ def issue_campaign(
     )
     report.eligible = len(audience)
     report.holdout = sum(1 for member in audience if member.group == "holdout")
-    held = set(session.scalars(select(Coupon.fan_id).where(Coupon.campaign_id == campaign.id)))
-    targeted = [m.fan_id for m in audience if m.group == "targeted"]
-    report.already = sum(1 for fan_id in targeted if fan_id in held)
-    todo = [fan_id for fan_id in targeted if fan_id not in held]
+    held: dict[int, tuple[int, int]] = {
+        fan_id: (int(count), int(has_occasion or 0))
+        for fan_id, count, has_occasion in session.execute(
+            select(
+                Coupon.fan_id,
+                func.count(),
+                func.max(case((Coupon.occasion == occasion, 1), else_=0)),
+            )
+            .where(Coupon.campaign_id == campaign.id, Coupon.fan_id.is_not(None))
+            .group_by(Coupon.fan_id)
+        )
+    }
+    todo: list[tuple[int, int]] = []
+    for member in audience:
+        if member.group != "targeted" or member.fan_id is None:
+            continue
+        count, has_occasion = held.get(member.fan_id, (0, 0))
+        if has_occasion:
+            report.already += 1
+        elif count >= campaign.per_fan_limit:
+            report.at_limit += 1
+        else:
+            todo.append((member.fan_id, count + 1))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start : start + CHUNK]
-        issued = _issue_chunk(session, campaign.id, chunk, now)
+        issued = _issue_chunk(session, campaign.id, chunk, occasion, now)
         if issued is not None:
             report.issued.extend(issued)
             report.already += len(chunk) - len(issued)
             continue
-        for position, fan_id in enumerate(chunk):
-            result = issue_coupon(session, campaign.id, fan_id, now)
+        for position, (fan_id, _) in enumerate(chunk):
+            result = issue_coupon(session, campaign.id, fan_id, now, occasion)
             if result.status == "issued" and result.coupon is not None:
                 report.issued.append(result.coupon)
             elif result.status == "already":
                 report.already += 1
+            elif result.status == "limit":
+                report.at_limit += 1
             elif result.status == "cap":
                 # The cap is reached: nobody after this fan gets one in this run.
                 report.over_cap += len(todo) - start - position

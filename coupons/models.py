@@ -66,6 +66,7 @@ class Campaign(Base):
         CheckConstraint("total_cap >= 0", name="cap_not_negative"),
         CheckConstraint("issued_count >= 0", name="issued_not_negative"),
         CheckConstraint("holdout_share >= 0 AND holdout_share < 1", name="holdout_share_range"),
+        CheckConstraint("per_fan_limit >= 1", name="per_fan_limit_positive"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -78,6 +79,7 @@ class Campaign(Base):
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     valid_hours: Mapped[int | None] = mapped_column(Integer)
+    # How many of this campaign's coupons one fan may hold over time (one per occasion).
     per_fan_limit: Mapped[int] = mapped_column(Integer, default=1)
     total_cap: Mapped[int] = mapped_column(Integer, default=0)
     # Coupons issued so far; raised only by the conditional UPDATE in coupons.issue.
@@ -100,11 +102,17 @@ class Campaign(Base):
 
 
 class Coupon(Base):
-    """One fan's coupon for one campaign; the offer is a copy taken at issue time."""
+    """One of a fan's coupons for a campaign; the offer is a copy taken at issue time.
+
+    A fan holds at most ``per_fan_limit`` coupons of a campaign, numbered by ``seq``, and at
+    most one per ``occasion`` (what it was issued for: ``game:<id>``, ``send:<JST date>``):
+    both are unique keys, which is what keeps racing issuers inside the limit.
+    """
 
     __tablename__ = "coupons"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "fan_id", name="uq_coupons_campaign_fan"),
+        UniqueConstraint("campaign_id", "fan_id", "seq", name="uq_coupons_campaign_fan_seq"),
+        UniqueConstraint("campaign_id", "fan_id", "occasion", name="uq_coupons_campaign_fan_occasion"),
         UniqueConstraint("code", name="uq_coupons_code"),
         Index("ix_coupons_fan_id", "fan_id"),
     )
@@ -115,6 +123,8 @@ class Coupon(Base):
     # NULL once the fan deleted their data: the coupon then no longer exists for the shop.
     fan_id: Mapped[int | None] = mapped_column(ForeignKey("fans.id", ondelete="SET NULL"))
     code: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    occasion: Mapped[str] = mapped_column(String(64), default="", server_default="")
     state: Mapped[str] = mapped_column(String(16), default="issued")
     offer_title: Mapped[str] = mapped_column(String(200))
     offer_text: Mapped[str] = mapped_column(Text)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from data.database import normalize_url
 
@@ -31,10 +33,37 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction to migrate on; on SQLite, foreign keys are checked at the end.
+
+    A batch migration on SQLite copies a table, drops the old one and renames the copy; with
+    foreign keys enforced, dropping a table that other rows point at (campaigns, from coupons)
+    fails. The pragma does nothing inside a transaction, so it is switched off before the
+    transaction begins, and ``foreign_key_check`` proves the result consistent before commit.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # On the driver's own connection: SQLAlchemy's would BEGIN (IMMEDIATE) first.
+        raw = connection.connection.driver_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows pointing at missing rows: {broken[:5]}")
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` to ``revision``."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

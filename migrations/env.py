@@ -10,7 +10,7 @@ import coupons.visits  # noqa: F401  (check-in codes and visits on Base.metadata
 import data.games
 import data.outbox  # noqa: F401  (the push outbox on Base.metadata)
 from data.database import make_engine
-from data.migrate import include_object
+from data.migrate import include_object, migration_connection
 from data.models import Base
 
 config = context.config
@@ -47,7 +47,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as conn:
+    with migration_connection(engine) as conn:
         _run(conn)
     engine.dispose()
 

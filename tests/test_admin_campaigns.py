@@ -138,6 +138,8 @@ def test_the_form_refuses_what_is_wrong_in_japanese_and_keeps_the_input(
         ({"partner_id": ""}, "店舗を選んでください。"),
         ({"image_url": "http://example.com/a.png"}, "https://"),
         ({"title": ""}, "タイトルと特典内容を入力してください。"),
+        ({"per_fan_limit": "0"}, "1人あたりの上限は 1〜100 枚にしてください（いま 0）。"),
+        ({"per_fan_limit": "二枚"}, "1人あたりの上限「二枚」は数値ではありません。"),
     ]
     for overrides, message in cases:
         response = _post(admin_client, "/admin/campaigns/new", _form(shop, **overrides))
@@ -295,3 +297,22 @@ def test_a_campaign_is_attached_to_a_game_or_to_every_home_game(
     assert "vs 秋田 の後" in page and "深夜は送らない" in page
     refused = _post(admin_client, "/admin/campaigns/new", _form(shop, when="999"))
     assert refused.status_code == 422 and "試合 999 は見つかりません。" in refused.get_data(as_text=True)
+
+
+def test_the_per_fan_limit_is_set_on_the_form_and_kept_by_an_edit(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    shop = _shop(session, clock)
+    assert _post(admin_client, "/admin/campaigns/new", _form(shop, per_fan_limit="3")).status_code == 302
+    campaign = session.scalars(select(Campaign)).one()
+    assert campaign.per_fan_limit == 3
+    edit = admin_client.get(f"/admin/campaigns/{campaign.id}/edit").get_data(as_text=True)
+    assert 'name="per_fan_limit" value="3"' in edit
+    assert (
+        _post(
+            admin_client, f"/admin/campaigns/{campaign.id}/edit", _form(shop, per_fan_limit="2")
+        ).status_code
+        == 302
+    )
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).per_fan_limit == 2  # type: ignore[union-attr]

@@ -181,6 +181,33 @@ def test_send_pushes_one_card_to_each_matched_reachable_fan_and_a_rerun_sends_no
     assert all(len(emulator.state.messages_for(f.line_user_id or "")) == 1 for f in fans)
 
 
+def test_with_a_per_fan_limit_of_two_a_send_the_next_day_gives_a_second_coupon_then_no_more(
+    factory: sessionmaker[Session],
+    line_client: LineClient,
+    settings: Settings,
+    emulator: RunningEmulator,
+    catalog: Catalog,
+) -> None:
+    with factory() as session, session.begin():
+        fan = _line_fan(session, emulator, "ファン", {"likes_super_sento": 1})
+        campaign = _campaign(session)
+        campaign.per_fan_limit = 2
+        campaign_id = campaign.id
+    days = [NOW, NOW + timedelta(hours=2), NOW + timedelta(days=1), NOW + timedelta(days=2)]
+    reports = [send_campaign(factory, line_client, settings, catalog, campaign_id, day) for day in days]
+    assert [(r.issued, r.already, r.at_limit, r.sent) for r in reports] == [
+        (1, 0, 0, 1),
+        (0, 1, 0, 0),  # the same Tokyo day: nothing new
+        (1, 0, 0, 1),
+        (0, 0, 1, 0),
+    ]
+    cards = [json.dumps(c, ensure_ascii=False) for c in emulator.state.messages_for(fan.line_user_id or "")]
+    with factory() as session:
+        codes = session.scalars(select(Coupon.code).where(Coupon.fan_id == fan.id).order_by(Coupon.seq)).all()
+    assert len(cards) == len(codes) == 2
+    assert all(code in card for code, card in zip(codes, cards, strict=True))
+
+
 def test_a_server_error_then_success_delivers_once_and_a_lost_answer_is_not_sent_twice(
     factory: sessionmaker[Session],
     line_client: LineClient,

@@ -143,6 +143,37 @@ def test_quiet_hours_wait_for_the_morning_or_drop(db_session: Session, catalog: 
     assert db_session.scalars(select(Coupon.campaign_id)).all() == [waits.id]
 
 
+def test_an_every_home_game_campaign_gives_one_coupon_per_game_up_to_its_per_fan_limit(
+    db_session: Session, catalog: Catalog
+) -> None:
+    import_games(
+        db_session,
+        parse_games_csv(
+            "key,tipoff,opponent,home_away\n"
+            "g1,2026-11-28 15:05,仙台,home\ng2,2026-12-05 15:05,秋田,home\ng3,2026-12-12 15:05,山形,home\n"
+        ),
+        TIPOFF - timedelta(days=1),
+    )
+    fan = _fan(db_session, 1, {"likes_super_sento": 1})
+    campaign = _campaign(db_session, "every home game", all_home_games=True, per_fan_limit=2)
+    issued = []
+    for week, key in enumerate(("g1", "g2", "g3")):
+        end = END + timedelta(days=7 * week)
+        game = mark_final(db_session, key, "85-79", end)
+        plan = plan_post_game(db_session, SETTINGS, catalog, game, end)
+        db_session.commit()
+        (outcome,) = plan.campaigns
+        issued.append((outcome.issued, outcome.at_limit, plan.messages))
+    assert issued == [(1, 0, 1), (1, 0, 1), (0, 1, 0)]
+    occasions = db_session.scalars(
+        select(Coupon.occasion)
+        .where(Coupon.campaign_id == campaign.id, Coupon.fan_id == fan.id)
+        .order_by(Coupon.seq)
+    ).all()
+    games = {g.key: g.id for g in db_session.scalars(select(Game))}
+    assert occasions == [f"game:{games['g1']}", f"game:{games['g2']}"]
+
+
 def test_a_postponed_game_sends_nothing(db_session: Session, catalog: Catalog) -> None:
     home, _ = _games(db_session)
     _fan(db_session, 1, {"likes_super_sento": 1})

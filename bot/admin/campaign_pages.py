@@ -94,6 +94,7 @@ def _fields_from_form() -> dict[str, Any]:
         "terms": _text("terms"),
         "image_url": _clean("image_url") or None,
         "total_cap": _number(_clean("total_cap") or "0", "配布上限"),
+        "per_fan_limit": _number(_clean("per_fan_limit") or "1", "1人あたりの上限"),
         "valid_hours": None if window else _number(hours or "0", "有効時間"),
         "valid_from": _local(_clean("valid_from"), "開始日時") if window else None,
         "valid_until": _local(_clean("valid_until"), "終了日時") if window else None,
@@ -117,6 +118,7 @@ def _form_values(campaign: Campaign | None, catalog: Catalog) -> dict[str, Any]:
         "valid_hours": "72",
         "validity": "hours",
         "total_cap": "500",
+        "per_fan_limit": "1",
     }
     rule: dict[str, Any] = {"all": []}
     if campaign is not None:
@@ -132,6 +134,7 @@ def _form_values(campaign: Campaign | None, catalog: Catalog) -> dict[str, Any]:
             terms=campaign.terms,
             image_url=campaign.image_url or "",
             total_cap=str(campaign.total_cap),
+            per_fan_limit=str(campaign.per_fan_limit),
             holdout_percent=f"{campaign.holdout_share * 100:g}",
             validity="hours" if campaign.valid_hours is not None else "window",
             valid_hours=str(campaign.valid_hours or ""),

@@ -88,6 +88,13 @@ def campaigns() -> None:
 @click.option("--valid-until", default=None)
 @click.option("--holdout", type=float, default=0.10, show_default=True, help="Share kept as holdout.")
 @click.option(
+    "--per-fan-limit",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Coupons one fan may get over time, at most one per game (post-game) or per day (campaigns send).",
+)
+@click.option(
     "--delivery",
     type=click.Choice(["card", "line_coupon"]),
     default="card",
@@ -106,6 +113,7 @@ def campaigns_add(
     valid_from: str | None,
     valid_until: str | None,
     holdout: float,
+    per_fan_limit: int,
     delivery: str,
 ) -> None:
     """Add a campaign as a draft (activate it to issue coupons)."""
@@ -134,6 +142,7 @@ def campaigns_add(
                 valid_from=_moment(valid_from),
                 valid_until=_moment(valid_until),
                 holdout_share=holdout,
+                per_fan_limit=per_fan_limit,
                 delivery=delivery,
             )
             campaign_id = campaign.id
@@ -144,7 +153,7 @@ def campaigns_add(
 
 @campaigns.command("list")
 def campaigns_list() -> None:
-    """List campaigns with their state and issued count."""
+    """List campaigns with their state, issued count over cap, and per-fan limit."""
     from coupons.models import Campaign
 
     with session_scope(load_database_settings().database_url) as session:
@@ -152,7 +161,7 @@ def campaigns_list() -> None:
             click.echo(
                 f"{campaign.id}\t{campaign.title}\tpartner {campaign.partner_id}\t"
                 f"{_STATE_LABELS.get(campaign.state, campaign.state)}\t"
-                f"{campaign.issued_count}/{campaign.total_cap}"
+                f"{campaign.issued_count}/{campaign.total_cap}\tper fan {campaign.per_fan_limit}"
             )
 
 
@@ -209,7 +218,8 @@ def campaigns_send(campaign_id: int) -> None:
         engine.dispose()
     click.echo(
         f"campaign {campaign_id}: eligible {report.eligible}, holdout {report.holdout}, "
-        f"issued {report.issued} (already held {report.already}, over cap {report.over_cap}), "
+        f"issued {report.issued} (already held today {report.already}, at per-fan limit {report.at_limit}, "
+        f"over cap {report.over_cap}), "
         f"sent {report.sent}, not reachable {report.not_reachable}, "
         f"failed {sum(report.failed.values())}, waiting for quota {report.quota_stopped}"
     )

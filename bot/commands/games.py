@@ -129,7 +129,8 @@ def games_send(game: str) -> None:
         state = "dropped (quiet hours)" if outcome.dropped_quiet_hours else f"issued {outcome.issued}"
         click.echo(
             f"campaign {outcome.campaign_id} {outcome.title}: eligible {outcome.eligible}, "
-            f"holdout {outcome.holdout}, {state}, over cap {outcome.over_cap}"
+            f"holdout {outcome.holdout}, {state}, at per-fan limit {outcome.at_limit}, "
+            f"over cap {outcome.over_cap}"
         )
     when = plan.send_at.isoformat() if plan.send_at else "-"
     click.echo(f"queued {plan.messages} messages (from {when})")

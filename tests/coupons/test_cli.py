@@ -28,6 +28,12 @@ def invoke(command: object, args: list[str], database_url: str) -> Result:
     return CliRunner().invoke(command, args, env={"DATABASE_URL": database_url})  # type: ignore[arg-type]
 
 
+def made_args(partner_id: int) -> list[str]:
+    named = {"--partner": str(partner_id), "--title": "t", "--offer": "o", "--rule": SENTO_RULE}
+    named["--cap"] = "10"
+    return ["add", *(part for pair in named.items() for part in pair), "--valid-hours", "1"]
+
+
 def test_partner_and_campaign_are_added_listed_and_activated(database_url: str, engine: Engine) -> None:
     added = invoke(
         partners, ["add", "湯の郷", "--category", "スーパー銭湯", "--access-code", "sento-2026"], database_url
@@ -55,15 +61,20 @@ def test_partner_and_campaign_are_added_listed_and_activated(database_url: str, 
             "100",
             "--valid-hours",
             "48",
+            "--per-fan-limit",
+            "3",
         ],
         database_url,
     )
     assert made.exit_code == 0, made.output
     with Session(engine) as session:
         campaign = session.scalars(select(Campaign)).one()
-        assert campaign.state == "draft"
+        assert campaign.state == "draft" and campaign.per_fan_limit == 3
     assert invoke(campaigns, ["activate", str(campaign.id)], database_url).exit_code == 0
-    assert "配信中" in invoke(campaigns, ["list"], database_url).output
+    shown = invoke(campaigns, ["list"], database_url).output
+    assert "配信中" in shown and "0/100\tper fan 3" in shown
+    refused = invoke(campaigns, [*made_args(partner.id), "--per-fan-limit", "0"], database_url)
+    assert refused.exit_code == 1 and "1人あたりの上限は 1〜100 枚にしてください" in refused.output
     assert invoke(campaigns, ["pause", str(campaign.id)], database_url).exit_code == 0
     with Session(engine) as session:
         assert session.get(Campaign, campaign.id).state == "paused"  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Issuing: one coupon per fan per campaign, never past the cap, holdout fans get nothing."""
+"""Issuing: one coupon per fan per occasion up to the per-fan limit, within the cap, none to the holdout."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from coupons.audience import holdout_group
-from coupons.issue import issue_campaign, issue_coupon
+from coupons.issue import game_occasion, issue_campaign, issue_coupon, send_occasion
 from coupons.models import AudienceMember, Campaign, Coupon
 from coupons.rules import parse_rule
 from data.catalog import Catalog
@@ -196,7 +196,7 @@ def test_a_chunk_skips_fans_served_meanwhile_and_gives_their_counter_steps_back(
     fans = [make_fan({"likes_super_sento": 1}) for _ in range(3)]
     first = issue_coupon(db_session, campaign.id, fans[0].id, NOW)
     db_session.commit()
-    issued = _issue_chunk(db_session, campaign.id, [f.id for f in fans], NOW)
+    issued = _issue_chunk(db_session, campaign.id, [(f.id, 1) for f in fans], "", NOW)
     db_session.commit()
     assert issued is not None and sorted(c.fan_id or 0 for c in issued) == [fans[1].id, fans[2].id]
     assert first.coupon is not None and first.coupon.code not in {c.code for c in issued}
@@ -204,7 +204,7 @@ def test_a_chunk_skips_fans_served_meanwhile_and_gives_their_counter_steps_back(
     assert db_session.get(Campaign, campaign.id).issued_count == 3  # type: ignore[union-attr]
     # A chunk that does not fit under the cap is not issued at all (the caller goes one by one).
     more = [make_fan({"likes_super_sento": 1}) for _ in range(8)]
-    assert _issue_chunk(db_session, campaign.id, [f.id for f in more], NOW) is None
+    assert _issue_chunk(db_session, campaign.id, [(f.id, 1) for f in more], "", NOW) is None
     db_session.expire_all()
     assert db_session.get(Campaign, campaign.id).issued_count == 3  # type: ignore[union-attr]
 
@@ -234,3 +234,93 @@ def test_a_campaign_edited_while_issuing_changes_only_the_coupons_issued_after(
         "入館料から300円引き",
         NOW + timedelta(hours=24),
     )
+
+
+def test_a_per_fan_limit_gives_one_coupon_per_occasion_up_to_the_limit(
+    db_session: Session,
+    catalog: Catalog,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    campaign = make_campaign(per_fan_limit=2)
+    fan = make_fan({"likes_super_sento": 1})
+    rule = parse_rule(campaign.target_rule, catalog)
+    first = issue_campaign(db_session, campaign, rule, VERSION, NOW, occasion=game_occasion(1))
+    db_session.commit()
+    again = issue_campaign(db_session, campaign, rule, VERSION, NOW, occasion=game_occasion(1))
+    second = issue_campaign(db_session, campaign, rule, VERSION, NOW, occasion=game_occasion(2))
+    db_session.commit()
+    third = issue_campaign(db_session, campaign, rule, VERSION, NOW, occasion=game_occasion(3))
+    db_session.commit()
+    assert (len(first.issued), len(again.issued), again.already) == (1, 0, 1)
+    assert len(second.issued) == 1 and second.issued[0].code != first.issued[0].code
+    assert (len(third.issued), third.at_limit) == (0, 1)
+    held = db_session.execute(
+        select(Coupon.seq, Coupon.occasion).where(Coupon.fan_id == fan.id).order_by(Coupon.seq)
+    ).all()
+    assert [tuple(row) for row in held] == [(1, "game:1"), (2, "game:2")]
+    assert issue_coupon(db_session, campaign.id, fan.id, NOW, game_occasion(4)).status == "limit"
+    db_session.expire_all()
+    assert db_session.get(Campaign, campaign.id).issued_count == 2  # type: ignore[union-attr]
+
+
+def test_the_default_limit_of_one_holds_across_occasions(
+    db_session: Session,
+    catalog: Catalog,
+    make_campaign: Callable[..., Campaign],
+    make_fan: Callable[..., Fan],
+) -> None:
+    campaign = make_campaign()
+    make_fan({"likes_super_sento": 1})
+    rule = parse_rule(campaign.target_rule, catalog)
+    assert (
+        len(issue_campaign(db_session, campaign, rule, VERSION, NOW, occasion=send_occasion(NOW)).issued) == 1
+    )
+    later = NOW + timedelta(days=1)
+    next_day = issue_campaign(db_session, campaign, rule, VERSION, later, occasion=send_occasion(later))
+    assert (len(next_day.issued), next_day.already, next_day.at_limit) == (0, 0, 1)
+
+
+def test_a_manual_send_occasion_is_the_tokyo_day() -> None:
+    # 23:30 JST and 00:30 JST the next day are different days; 14:59 and 15:00 UTC likewise.
+    assert send_occasion(NOW.replace(hour=14, minute=59)) == "send:2026-11-28"
+    assert send_occasion(NOW.replace(hour=15, minute=0)) == "send:2026-11-29"
+
+
+def test_racing_issuers_for_many_occasions_never_pass_the_per_fan_limit_nor_the_cap(
+    engine: Engine, db_session: Session, make_campaign: Callable[..., Campaign], make_fan: Callable[..., Fan]
+) -> None:
+    # 24 issuers, each issuing one of 6 occasions to every fan: each fan is raced for by
+    # issuers of different occasions (which compete for the same seq) and of the same one.
+    limit, cap = 3, 40
+    campaign = make_campaign(per_fan_limit=limit, total_cap=cap)
+    fans = [make_fan({"likes_super_sento": 1}) for _ in range(20)]
+    start = threading.Barrier(24)
+
+    def issuer(number: int) -> list[str]:
+        start.wait()
+        statuses = []
+        for step in range(len(fans)):
+            fan = fans[(number + step) % len(fans)]
+            with Session(engine) as session:
+                result = issue_coupon(session, campaign.id, fan.id, NOW, game_occasion(number % 6))
+                statuses.append(result.status)
+                session.commit()
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = [s for statuses in pool.map(issuer, range(24)) for s in statuses]
+    db_session.expire_all()
+    rows = db_session.execute(
+        select(Coupon.fan_id, Coupon.seq, Coupon.occasion).where(Coupon.campaign_id == campaign.id)
+    ).all()
+    per_fan: dict[int, list[tuple[int, str]]] = {}
+    for fan_id, seq, occasion in rows:
+        per_fan.setdefault(fan_id, []).append((seq, occasion))
+    assert len(rows) == cap == results.count("issued")
+    for held in per_fan.values():
+        assert len(held) <= limit
+        assert sorted(seq for seq, _ in held) == list(range(1, len(held) + 1))
+        assert len({occasion for _, occasion in held}) == len(held)
+    assert db_session.get(Campaign, campaign.id).issued_count == cap  # type: ignore[union-attr]
+    assert set(results) <= {"issued", "already", "limit", "cap"}
