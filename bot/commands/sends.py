@@ -17,6 +17,7 @@ def show(game: str) -> None:
     from sqlalchemy import func, select
 
     from bot.commands.session import load_database_settings, session_scope
+    from coupons.issue import game_occasion
     from coupons.models import AudienceMember, Campaign, Coupon
     from data.games import GameError, find_game
     from data.outbox import OutboxMessage, count_by_state
@@ -40,7 +41,9 @@ def show(game: str) -> None:
                 ).all()
                 groups = {str(group): int(number) for group, number in rows}
                 issued = session.scalar(
-                    select(func.count()).select_from(Coupon).where(Coupon.campaign_id == campaign_id)
+                    select(func.count())
+                    .select_from(Coupon)
+                    .where(Coupon.campaign_id == campaign_id, Coupon.occasion == game_occasion(found.id))
                 )
                 states = count_by_state(session, campaign_id=campaign_id, game_id=found.id)
                 reasons = session.execute(
