@@ -13,8 +13,12 @@ Which campaigns a game has:
   (not drafts) that existed when the job ran.
 
 Audience, holdout and issued are the campaign's (a campaign for every home game counts all its
-games); the outbox counts are this game's. A fan matched by several campaigns gets one message,
-counted under the first campaign on it (`bot.postgame`). Plain functions on a `Session`.
+games); the outbox counts are this game's messages that carried the campaign's coupon. A fan
+matched by several campaigns gets one message with all their cards (`bot.postgame`), so that
+message counts under each of those campaigns. A message is matched to a campaign by its fan
+holding the campaign's coupon (the row names only its first campaign): for a campaign of every
+home game, a fan who got its coupon at an earlier game and a message for another campaign now is
+counted too. Plain functions on a `Session`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from coupons.models import AudienceMember, Campaign, Coupon
 from coupons.rules import RuleError, parse_rule
 from data.catalog import Catalog
 from data.games import Game
-from data.outbox import OUTBOX_STATES, OutboxMessage, count_by_state
+from data.outbox import OUTBOX_STATES, OutboxMessage
 
 __all__ = ["CampaignSends", "GameSends", "game_sends", "send_totals"]
 
@@ -125,14 +129,24 @@ def game_sends(
         issued = session.scalar(
             select(func.count()).select_from(Coupon).where(Coupon.campaign_id == campaign.id)
         )
-        states = count_by_state(session, campaign_id=campaign.id, game_id=game.id)
+        # This game's messages that carried the campaign's coupon: the fan holds one, or the row names it.
+        holders = select(Coupon.fan_id).where(Coupon.campaign_id == campaign.id, Coupon.fan_id.is_not(None))
+        carried = (
+            OutboxMessage.game_id == game.id,
+            or_(OutboxMessage.campaign_id == campaign.id, OutboxMessage.fan_id.in_(holders)),
+        )
+        states = dict.fromkeys(OUTBOX_STATES, 0)
+        states.update(
+            {
+                str(state): int(number)
+                for state, number in session.execute(
+                    select(OutboxMessage.state, func.count()).where(*carried).group_by(OutboxMessage.state)
+                ).tuples()
+            }
+        )
         reasons = session.execute(
             select(OutboxMessage.last_error, func.count())
-            .where(
-                OutboxMessage.campaign_id == campaign.id,
-                OutboxMessage.game_id == game.id,
-                OutboxMessage.state == "failed",
-            )
+            .where(*carried, OutboxMessage.state == "failed")
             .group_by(OutboxMessage.last_error)
             .order_by(func.count().desc())
         ).tuples()

@@ -98,6 +98,7 @@ def dashboard() -> Any:
         coverage=survey_coverage(db, get_catalog()),
         next_game=game,
         sends=sends,
+        at=at,
         campaign_labels=CAMPAIGN_STATE_LABELS,
     )
 
