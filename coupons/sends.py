@@ -103,8 +103,23 @@ def _expected(
     except RuleError:
         return None, None  # a rule the catalog no longer reads: the campaign page says why
     fans = eligible_fans(session, campaign, rule, consent_version)
-    holdout = sum(1 for fan in fans if fan.group == "holdout")
-    return len(fans) - holdout, holdout
+    # A fan keeps the group of their first recording, and gets no more than the campaign's limit.
+    members = select(AudienceMember.fan_id, AudienceMember.group).where(
+        AudienceMember.campaign_id == campaign.id
+    )
+    recorded = {fan_id: group for fan_id, group in session.execute(members)}
+    holdings = (
+        select(Coupon.fan_id, func.count()).where(Coupon.campaign_id == campaign.id).group_by(Coupon.fan_id)
+    )
+    held = {fan_id: int(number) for fan_id, number in session.execute(holdings)}
+    groups = [recorded.get(fan.fan_id, fan.group) for fan in fans]
+    holdout = groups.count("holdout")
+    targeted = sum(
+        1
+        for fan, group in zip(fans, groups, strict=True)
+        if group == "targeted" and held.get(fan.fan_id, 0) < max(1, campaign.per_fan_limit)
+    )
+    return targeted, holdout
 
 
 def game_sends(

@@ -315,3 +315,28 @@ def test_the_dashboard_says_when_the_next_game_has_nothing_planned(
     _game(session, "g-1205", "2026-12-05 15:05", home=False)
     page = admin_client.get("/admin/").get_data(as_text=True)
     assert "この試合の後に送るキャンペーンはありません" in page
+
+
+def test_fans_who_already_hold_the_coupon_are_not_expected_again_at_the_next_home_game(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    first = _game(session, "g-1128", "2026-11-28 15:05")
+    second = _game(session, "g-1129", "2026-11-29 14:05")
+    fans = _fans(session, [1, 1, 1, 1])
+    shop = create_partner(session, name="湯の郷", access_code="shop-code-1", now=NOW)
+    campaign = _campaign(session, shop.id, "ホーム全部の", state="active", all_home_games=True)
+    session.commit()
+    held = sum(holdout_group(campaign.id, fan, 0.5) == "holdout" for fan in fans)
+    page = admin_client.get(f"/admin/games/{second.id}").get_data(as_text=True)
+    assert f"配信中 {4 - held} 人 {held} 人" in _row(page, campaign)
+
+    game = session.get(Game, first.id)
+    assert game is not None
+    game.state, game.our_score, game.their_score = "final", 85, 79
+    settings = Settings(line_channel_secret="s", line_channel_access_token="t", testing=True)
+    plan_post_game(session, settings, load_catalog(), game, NOW)
+    game.post_game_state, game.post_game_at = "done", NOW
+    session.commit()
+    # One coupon per fan (the campaign's limit): the targeted fans have theirs, nobody new is expected.
+    page = admin_client.get(f"/admin/games/{second.id}").get_data(as_text=True)
+    assert f"配信中 0 人 {held} 人" in _row(page, campaign)

@@ -249,11 +249,13 @@ def test_the_whole_marketer_journey_on_the_demo_from_a_finding_to_the_partner_re
 
         # The game's page: what will go out when it ends; then the marketer marks it final.
         page.click("nav >> text=試合")
+        expect(page.locator(f"#games a[href='/admin/games/{game_id}#sends']")).to_have_text("予定を見る")
+        shot(page, "journey-06-games")
         page.click(f"#games a[href='/admin/games/{game_id}']")
         planned = page.locator(f"#planned-sends tr[data-campaign='{campaign_id}']")
         expect(planned).to_contain_text("試合終了後に送ります")
         expect(planned.locator(".expected")).not_to_have_text("0 人")
-        shot(page, "journey-06-game-planned")
+        shot(page, "journey-07-game-planned")
         page.fill("#final-form input[name=score]", "85-79")
         page.click("#final-form button")
         expect(page.locator(".flash")).to_contain_text("試合終了として記録しました")
@@ -294,7 +296,7 @@ def test_the_whole_marketer_journey_on_the_demo_from_a_finding_to_the_partner_re
         expect(page.locator("#post-game")).to_contain_text("送信処理済み")
         expect(page.locator(f"#past-sends tr[data-campaign='{campaign_id}']")).to_be_visible()
         expect(page.locator("#past-sends .sent").first).not_to_have_text("0")
-        shot(page, "journey-07-game-sent")
+        shot(page, "journey-08-game-sent")
 
         # In the emulator: targeted fans have the card, held-out fans have not.
         emulator = product.app.extensions["line_emulator_app"].extensions["line_emulator"]
@@ -306,7 +308,7 @@ def test_the_whole_marketer_journey_on_the_demo_from_a_finding_to_the_partner_re
         card = page.locator(".flex-message", has_text="サウナ利用料が半額")
         expect(card).to_have_count(1)
         expect(card).to_contain_text(DEMO_SHOP_NAME)
-        shot(page, "journey-08-emulator-coupon")
+        shot(page, "journey-09-emulator-coupon")
 
         # The shop's check-in QR, scanned at the counter by one fan of each group.
         page.goto(f"{product.url}/admin/partners")
@@ -320,7 +322,7 @@ def test_the_whole_marketer_journey_on_the_demo_from_a_finding_to_the_partner_re
             page.click("#scan-form >> text=読み取る")
             page.click("#composer >> text=送信")
             expect(page.locator(".row.bot .bubble", has_text="来店を記録しました")).to_have_count(1)
-        shot(page, "journey-09-emulator-checkin")
+        shot(page, "journey-10-emulator-checkin")
 
         # The partner report: visit rates of both groups and the difference with its interval.
         page.goto(f"{product.url}/admin/campaigns")
@@ -332,7 +334,7 @@ def test_the_whole_marketer_journey_on_the_demo_from_a_finding_to_the_partner_re
         for row, size in ((rows.nth(0), len(targeted)), (rows.nth(1), len(held_out))):
             expect(row.locator("td").nth(1)).to_have_text(str(size))
             expect(row.locator("td").nth(2)).to_have_text("1")  # one check-in each
-        shot(page, "journey-10-report")
+        shot(page, "journey-11-report")
     finally:
         stop.set()
         scheduler.join(timeout=30)
