@@ -70,11 +70,6 @@ class GameSends:
     ran: bool  # the post-game job ran (or was given up)
     campaigns: list[CampaignSends]
 
-    @property
-    def planned(self) -> list[CampaignSends]:
-        """The campaigns the post-game job will send (before it ran)."""
-        return [c for c in self.campaigns if c.will_send] if not self.ran else []
-
 
 def _campaigns(session: Session, game: Game) -> list[Campaign]:
     ran = game.post_game_state is not None
@@ -103,7 +98,7 @@ def _expected(
     except RuleError:
         return None, None  # a rule the catalog no longer reads: the campaign page says why
     fans = eligible_fans(session, campaign, rule, consent_version)
-    # A fan keeps the group of their first recording, and gets no more than the campaign's limit.
+    # A fan keeps the group of their first recording and gets no more coupons than the campaign's limit.
     members = select(AudienceMember.fan_id, AudienceMember.group).where(
         AudienceMember.campaign_id == campaign.id
     )
@@ -119,7 +114,8 @@ def _expected(
         for fan, group in zip(fans, groups, strict=True)
         if group == "targeted" and held.get(fan.fan_id, 0) < max(1, campaign.per_fan_limit)
     )
-    return targeted, holdout
+    # Never past the campaign's total cap.
+    return min(targeted, max(0, campaign.total_cap - campaign.issued_count)), holdout
 
 
 def game_sends(

@@ -218,18 +218,18 @@ def _fans(session: Session, sento: list[int]) -> list[int]:
 
 
 def _campaign(session: Session, partner_id: int, title: str, **values: object) -> Campaign:
-    campaign = Campaign(
-        partner_id=partner_id,
-        title=title,
-        offer_text=f"{title}の特典",
-        valid_hours=48,
-        total_cap=100,
-        target_rule={"all": [{"item": "likes_super_sento", "op": "=", "value": 1}]},
-        holdout_share=0.5,
-        created_at=NOW - timedelta(days=1),
-        updated_at=NOW - timedelta(days=1),
-        **values,
-    )
+    fields: dict[str, object] = {
+        "partner_id": partner_id,
+        "title": title,
+        "offer_text": f"{title}の特典",
+        "valid_hours": 48,
+        "total_cap": 100,
+        "target_rule": {"all": [{"item": "likes_super_sento", "op": "=", "value": 1}]},
+        "holdout_share": 0.5,
+        "created_at": NOW - timedelta(days=1),
+        "updated_at": NOW - timedelta(days=1),
+    }
+    campaign = Campaign(**{**fields, **values})
     session.add(campaign)
     session.flush()
     return campaign
@@ -340,3 +340,15 @@ def test_fans_who_already_hold_the_coupon_are_not_expected_again_at_the_next_hom
     # One coupon per fan (the campaign's limit): the targeted fans have theirs, nobody new is expected.
     page = admin_client.get(f"/admin/games/{second.id}").get_data(as_text=True)
     assert f"配信中 0 人 {held} 人" in _row(page, campaign)
+
+
+def test_the_expected_audience_stops_at_the_campaigns_cap(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    game = _game(session, "g-1129", "2026-11-29 14:05")
+    _fans(session, [1, 1, 1, 1, 1, 1])
+    shop = create_partner(session, name="湯の郷", access_code="shop-code-1", now=NOW)
+    campaign = _campaign(session, shop.id, "限定1枚", state="active", game_id=game.id, total_cap=1)
+    session.commit()
+    page = admin_client.get(f"/admin/games/{game.id}").get_data(as_text=True)
+    assert _row(page, campaign).startswith("限定1枚 この試合 配信中 1 人 ")
