@@ -1,12 +1,12 @@
 """The team's games: the schedule in the database, imported from CSV or iCalendar, and their results.
 
 Public functions: :func:`parse_games_csv`, :func:`parse_games_ics`, :func:`import_games`,
-:func:`find_game`, :func:`mark_final`, :func:`postpone`, :func:`upcoming_home_games`,
-:func:`next_game`. Times are stored in UTC and shown in Japan time. A game is identified by a
-stable key (the CSV's ``key`` column, else its date in Japan and opponent; the calendar's
-``UID``), so importing an updated schedule updates games instead of duplicating them. A file is
-read whole before anything is stored: the first bad row stops it, named by its line. Messages
-are Japanese: marketers read them.
+:func:`find_game`, :func:`edit_game` (the games page's form, checked as an imported row),
+:func:`mark_final`, :func:`postpone`, :func:`upcoming_home_games`, :func:`next_game`. Times are
+stored in UTC and shown in Japan time. A game is identified by a stable key (the CSV's ``key``
+column, else its date in Japan and opponent; the calendar's ``UID``), so importing an updated
+schedule updates games instead of duplicating them. A file is read whole before anything is
+stored: the first bad row stops it, named by its line. Messages are Japanese: marketers read them.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "GameError",
     "GameRow",
     "ImportResult",
+    "edit_game",
     "ended_at",
     "find_game",
     "games_ended_awaiting_post_game",
@@ -145,10 +146,15 @@ def _clean(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value or "")).strip()
 
 
+def _at(line: int) -> str:
+    """Where a message's problem is: the file's line, or nothing for a form (line 0)."""
+    return f"{line}行目: " if line else ""
+
+
 def _tipoff(text: str, line: int) -> datetime:
     """A tip-off as schedules write it; without a UTC offset it is Japan time."""
     if not text:
-        raise GameError(f"{line}行目: 開始日時が空です。")
+        raise GameError(f"{_at(line)}開始日時が空です。")
     cleaned = WEEKDAY.sub(" ", text).replace("/", "-")
     cleaned = re.sub(r"(\d{4})年(\d{1,2})月(\d{1,2})日", r"\1-\2-\3", cleaned).strip()
     found = TIPOFF.fullmatch(cleaned)
@@ -166,7 +172,7 @@ def _tipoff(text: str, line: int) -> datetime:
             moment = None
     if moment is None:
         raise GameError(
-            f"{line}行目: 開始日時「{text}」が読めません（例: 2026-12-05 19:05、2026/12/5 19:05）。"
+            f"{_at(line)}開始日時「{text}」が読めません（例: 2026-12-05 19:05、2026/12/5 19:05）。"
         )
     return moment if moment.tzinfo else moment.replace(tzinfo=TOKYO)
 
@@ -179,25 +185,25 @@ def _derived_key(tipoff_at: datetime, opponent: str) -> str:
 def _row(values: dict[str, str], line: int) -> GameRow:
     opponent = values.get("opponent", "")
     if not opponent:
-        raise GameError(f"{line}行目: 対戦相手が空です。")
+        raise GameError(f"{_at(line)}対戦相手が空です。")
     side = values.get("home_away", "").lower()
     if side not in HOME_WORDS:
         raise GameError(
-            f"{line}行目: ホーム/アウェイ「{values.get('home_away', '')}」は home か away にしてください。"
+            f"{_at(line)}ホーム/アウェイ「{values.get('home_away', '')}」は home か away にしてください。"
         )
     for name, label in (("opponent", "対戦相手"), ("venue", "会場")):
         if len(values.get(name, "")) > TEXT_LIMIT:
-            raise GameError(f"{line}行目: {label}が長すぎます（{TEXT_LIMIT}文字まで）。")
+            raise GameError(f"{_at(line)}{label}が長すぎます（{TEXT_LIMIT}文字まで）。")
     if "tipoff" in values:
         tipoff_at = _tipoff(values["tipoff"], line)
     elif not values.get("date") or not values.get("time"):
-        raise GameError(f"{line}行目: 日付か開始時刻が空です。")
+        raise GameError(f"{_at(line)}日付か開始時刻が空です。")
     else:
         tipoff_at = _tipoff(f"{values['date']} {values['time']}", line)
     # Without a key column (or with the cell left blank), the date and opponent identify the game.
     key = values.get("key") or _derived_key(tipoff_at, opponent)
     if len(key) > KEY_LIMIT:
-        raise GameError(f"{line}行目: 試合IDが長すぎます（{KEY_LIMIT}文字まで）。")
+        raise GameError(f"{_at(line)}試合IDが長すぎます（{KEY_LIMIT}文字まで）。")
     return GameRow(
         key=key,
         tipoff_at=tipoff_at,
@@ -355,25 +361,73 @@ def import_games(session: Session, rows: list[GameRow], now: datetime) -> Import
             )
             created += 1
             continue
-        changed = (game.opponent, game.home, game.venue, game.tipoff_at) != (
+        if _apply(game, row, now):
+            updated += 1
+    session.flush()
+    return ImportResult(created, updated)
+
+
+def _apply(game: Game, row: GameRow, now: datetime) -> bool:
+    """Give a known game the row's opponent, side, venue and tip-off; whether anything changed."""
+    changed = (game.opponent, game.home, game.venue, game.tipoff_at) != (
+        row.opponent,
+        row.home,
+        row.venue,
+        row.tipoff_at,
+    )
+    if changed:
+        game.opponent, game.home, game.venue, game.tipoff_at = (
             row.opponent,
             row.home,
             row.venue,
             row.tipoff_at,
         )
-        if changed:
-            game.opponent, game.home, game.venue, game.tipoff_at = (
-                row.opponent,
-                row.home,
-                row.venue,
-                row.tipoff_at,
-            )
-            if game.state == "postponed" and row.tipoff_at > now:
-                game.state = "scheduled"  # a new date for a postponed game
-            game.updated_at = now
-            updated += 1
+        if game.state == "postponed" and row.tipoff_at > now:
+            game.state = "scheduled"  # a new date for a postponed game
+        game.updated_at = now
+    return changed
+
+
+def edit_game(
+    session: Session,
+    ref: str,
+    *,
+    opponent: str,
+    home_away: str,
+    venue: str,
+    tipoff: str,
+    state: str,
+    score: str = "",
+    now: datetime,
+) -> Game:
+    """Change one game as the games page's form says; checked as an imported row is, never commits.
+
+    ``home_away`` and ``tipoff`` are read like the CSV's cells (``home``/``away``, Japan time unless
+    an offset is given). ``state``: ``final`` needs ``score`` (through :func:`mark_final`, which
+    also refuses a game that has not started); ``postponed`` goes through :func:`postpone`. A final
+    game stays final (its post-game coupons may be out): only its score can still be corrected.
+    """
+    game = find_game(session, ref)
+    if state not in GAME_STATES:
+        raise GameError(f"状態「{state}」は選べません（予定、試合中、終了、延期のどれか）。")
+    if game.state == "final" and state != "final":
+        raise GameError("終了した試合は、予定・試合中・延期に戻せません（スコアの訂正はできます）。")
+    values = {"key": game.key, "opponent": opponent, "home_away": home_away, "venue": venue, "tipoff": tipoff}
+    row = _row({name: _clean(value) for name, value in values.items()}, line=0)
+    _apply(game, row, now)
+    if state == "final":
+        if game.state != "final" or score.strip():
+            mark_final(session, str(game.id), score, now)
+    elif state == "postponed":
+        if game.state != "postponed":
+            postpone(session, str(game.id), now)
+    elif state != game.state:
+        if state == "live" and game.tipoff_at > now:
+            raise GameError(f"試合「{game.key}」はまだ始まっていないので「試合中」にはできません。")
+        game.state = state
+        game.updated_at = now
     session.flush()
-    return ImportResult(created, updated)
+    return game
 
 
 def find_game(session: Session, ref: str) -> Game:

@@ -22,7 +22,9 @@ from bot.limiter import (
     submitted_email,
 )
 from bot.url_ids import parse_page
+from coupons.campaigns import STATE_LABELS as CAMPAIGN_STATE_LABELS
 from coupons.reports import coupons_since
+from coupons.sends import game_sends
 from data.answer_activity import answers_per_day
 from data.fan_overview import MAX_QUERY_LENGTH, delivery_status, fan_answers, fan_counts, list_fans
 from data.games import next_game
@@ -83,6 +85,10 @@ def dashboard() -> Any:
     local = at.astimezone(TOKYO)
     monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     issued, redeemed = coupons_since(db, monday)
+    game = next_game(db, at)
+    sends = None
+    if game is not None:
+        sends = game_sends(db, game, catalog=get_catalog(), consent_version=get_settings().consent_version)
     return render_template(
         "admin/dashboard.html",
         coupons_issued=issued,
@@ -90,7 +96,10 @@ def dashboard() -> Any:
         counts=counts,
         chart=chart,
         coverage=survey_coverage(db, get_catalog()),
-        next_game=next_game(db, at),
+        next_game=game,
+        sends=sends,
+        at=at,
+        campaign_labels=CAMPAIGN_STATE_LABELS,
     )
 
 

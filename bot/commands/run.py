@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import click
 from flask import Flask
@@ -106,6 +107,31 @@ def ensure_demo_marketer(session: Session) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DemoSeed:
+    respondents: int  # demo respondents added (0 when they were there)
+    campaign_id: int  # the demo campaign sent to the demo fans at start
+    games: int  # demo games added
+
+
+def seed_demo(settings: Settings, respondents: int | None = None) -> DemoSeed:
+    """`make run`'s demo data, once: respondents, the demo sign-in, shop, campaigns, fans and season."""
+    from bot.commands.session import session_scope
+    from bot.demo_coupons import seed_demo_coupons
+    from data.catalog import load_catalog
+    from data.demo import DEMO_RESPONDENTS, demo_season, load_demo_data, settle_past_demo_games
+    from data.games import import_games
+    from data.models import utcnow
+
+    with session_scope(settings.database_url) as session:
+        created = load_demo_data(session, respondents=respondents or DEMO_RESPONDENTS)
+        ensure_demo_marketer(session)
+        coupons = seed_demo_coupons(session, load_catalog(), settings.consent_version, utcnow())
+        season = import_games(session, demo_season(utcnow()), utcnow())
+        settle_past_demo_games(session, utcnow())
+    return DemoSeed(created, coupons.campaign_id, season.created)
+
+
 @click.command()
 @click.option("--no-demo-data", is_flag=True, help="Do not load the demo fans and answers.")
 @click.option("--no-scheduler", is_flag=True, help="Do not start the scheduler process next to the server.")
@@ -150,25 +176,12 @@ def run(no_demo_data: bool, no_scheduler: bool) -> None:
         engine.dispose()
     demo_campaign: int | None = None
     if not no_demo_data:
-        from bot.commands.session import session_scope
-        from bot.demo_coupons import seed_demo_coupons
-        from data.catalog import load_catalog
-        from data.demo import demo_season, load_demo_data, settle_past_demo_games
-        from data.games import import_games
-        from data.models import utcnow
-
-        with session_scope(settings.database_url) as session:
-            created = load_demo_data(session)
-            ensure_demo_marketer(session)
-            demo_campaign = seed_demo_coupons(
-                session, load_catalog(), settings.consent_version, utcnow()
-            ).campaign_id
-            season = import_games(session, demo_season(utcnow()), utcnow())
-            settle_past_demo_games(session, utcnow())
-        if created:
-            click.echo(f"  demo data:      {created} demo respondents loaded")
-        if season.created:
-            click.echo(f"  demo season:    {season.created} games added (fanbot games list)")
+        demo = seed_demo(settings)
+        demo_campaign = demo.campaign_id
+        if demo.respondents:
+            click.echo(f"  demo data:      {demo.respondents} demo respondents loaded")
+        if demo.games:
+            click.echo(f"  demo season:    {demo.games} games added (fanbot games list)")
 
     app = build_dev_app(settings)
     if own_emulator:
