@@ -102,6 +102,7 @@ class SenderPolicy:
             push_rate=settings.sender_push_rate,
             multicast_rate=settings.sender_multicast_rate,
             connections=settings.sender_connections,
+            lease=timedelta(seconds=settings.sender_lease_seconds),
         )
 
 
