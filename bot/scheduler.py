@@ -13,6 +13,9 @@ in a process of its own (never inside web workers). Jobs:
   PostgreSQL.
 - ``coupon-expiry`` (hourly): coupons past their validity that were never used become ``expired``
   for reports, and LINE coupons of ended campaigns are closed.
+- ``quota`` (every `QUOTA_MINUTES`): reads LINE's monthly message quota and what has been used of
+  it, and keeps the figure in the database (`data.line_quota`) for the admin pages and
+  ``fanbot sends show``. A failed read keeps the last figure (with its time) and is logged.
 
 On PostgreSQL a second scheduler started by mistake waits on an advisory lock until the first
 one stops, instead of running the jobs twice. Each job is also a one-shot function the CLI calls.
@@ -30,23 +33,28 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.line_client import LineApiError, LineClient, MessageQuota
 from bot.metrics import log_event
 from bot.postgame import plan_post_game
 from bot.settings import Settings
 from coupons.models import Coupon
 from data.catalog import Catalog
 from data.games import ended_at, games_ended_awaiting_post_game
+from data.line_quota import save_quota
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "GAME_LENGTH",
     "GRACE",
+    "QUOTA_MINUTES",
     "SWEEP_SECONDS",
     "SweepReport",
     "coupon_expiry_job",
     "expire_coupons",
     "post_game_job",
     "post_game_sweep",
+    "quota_job",
+    "refresh_quota",
     "run_scheduler",
     "scheduler_lock",
     "sender_job",
@@ -56,6 +64,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
 DRAIN_SECONDS = 5
+QUOTA_MINUTES = 5
 # A B.League game takes about two hours from tip-off; unmarked games count as over after this.
 GAME_LENGTH = timedelta(hours=2, minutes=30)
 # A post-game send found this long after the game's end is reported missed, not sent.
@@ -116,6 +125,29 @@ def expire_coupons(factory: Callable[[], Session], now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(done, "rowcount", 0) or 0)
+
+
+def refresh_quota(
+    factory: Callable[[], Session],
+    settings: Settings,
+    now: datetime,
+    *,
+    read: Callable[[], MessageQuota] | None = None,
+) -> MessageQuota:
+    """Read LINE's monthly quota and consumption and keep the figure; raises `LineApiError`
+    (keeping the last figure) when LINE cannot be asked."""
+    quota = read() if read is not None else _read_quota(settings)
+    with factory() as session, session.begin():
+        save_quota(session, quota.limit, quota.used, now)
+    return quota
+
+
+def _read_quota(settings: Settings) -> MessageQuota:
+    client = LineClient(settings)
+    try:
+        return client.message_quota()
+    finally:
+        client.close()
 
 
 @contextmanager
@@ -195,6 +227,16 @@ def coupon_expiry_job() -> None:
         log.info("coupon expiry: %d coupons expired", expired)
 
 
+def quota_job() -> None:
+    ctx = _ctx()
+    try:
+        quota = refresh_quota(ctx.factory, ctx.settings, ctx.clock())
+    except LineApiError as error:
+        log.warning("quota: could not read LINE's monthly quota (%s); keeping the last figure", error)
+        return
+    log_event("line_quota", limit=quota.limit, used=quota.used)
+
+
 def run_scheduler(
     settings: Settings, catalog: Catalog, clock: Callable[[], datetime], stop: threading.Event
 ) -> None:
@@ -242,7 +284,15 @@ def run_scheduler(
                 id="coupon-expiry",
                 replace_existing=True,
             )
+            scheduler.add_job(
+                "bot.scheduler:quota_job",
+                "interval",
+                minutes=QUOTA_MINUTES,
+                id="quota",
+                replace_existing=True,
+            )
             scheduler.start()
+            quota_job()  # at start: the sender and the pages have a current figure
             post_game_job()  # at start: catch up with games that ended while it was down
             sender_job()
             stop.wait()

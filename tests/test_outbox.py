@@ -387,6 +387,7 @@ def test_counts_by_state_name_every_state(db_session: Session, make_fans: MakeFa
         "failed": 0,
         "over_quota": 0,
         "dropped": 0,
+        "cancelled": 0,
     }
 
 

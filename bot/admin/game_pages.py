@@ -1,6 +1,7 @@
 """Games in the admin pages: the schedule, importing it (CSV or iCalendar), results and postponements.
 
-The rules are `data.games`'; these views turn forms into calls and show its Japanese messages.
+The rules are `data.games`' (postponing, which calls off a planned send, `bot.postgame`'s); these
+views turn forms into calls and show their Japanese messages.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from bot.admin.blueprint import bp
 from bot.app_context import now
 from bot.db import get_session
-from data.games import Game, GameError, import_games, mark_final, parse_games_csv, parse_games_ics, postpone
+from bot.postgame import postpone_game
+from data.games import Game, GameError, import_games, mark_final, parse_games_csv, parse_games_ics
 
 MAX_SCHEDULE_BYTES = 1024 * 1024
 STATE_LABELS = {"scheduled": "予定", "live": "試合中", "final": "終了", "postponed": "延期"}
@@ -78,11 +80,11 @@ def game_final(game_id: int) -> Any:
 def game_postpone(game_id: int) -> Any:
     db = get_session()
     try:
-        game = postpone(db, str(game_id), now())
+        done = postpone_game(db, str(game_id), now())
         db.commit()
     except GameError as problem:
         db.rollback()
         flash(str(problem))
     else:
-        flash(f"vs {game.opponent} の試合を延期にしました。")
+        flash(f"vs {done.game.opponent} の試合を延期にしました。{done.called_off}")
     return redirect(url_for("admin.games"))

@@ -13,12 +13,14 @@ def sends() -> None:
 @sends.command("show")
 @click.argument("game")
 def show(game: str) -> None:
-    """Per campaign of GAME (id or key): audience, holdout, issued, sent, failed, waiting, over quota."""
+    """Per campaign of GAME (id or key): audience, holdout, issued, sent, failed, waiting, over quota,
+    dropped and cancelled (the game was postponed); then LINE's monthly quota as last read."""
     from sqlalchemy import func, select
 
     from bot.commands.session import load_database_settings, session_scope
     from coupons.models import AudienceMember, Campaign, Coupon
-    from data.games import GameError, find_game
+    from data.games import TOKYO, GameError, find_game
+    from data.line_quota import stored_quota
     from data.outbox import OutboxMessage, count_by_state
 
     try:
@@ -44,13 +46,14 @@ def show(game: str) -> None:
                 )
                 states = count_by_state(session, campaign_id=campaign_id, game_id=found.id)
                 reasons = session.execute(
-                    select(OutboxMessage.last_error, func.count())
+                    select(OutboxMessage.state, OutboxMessage.last_error, func.count())
                     .where(
                         OutboxMessage.campaign_id == campaign_id,
                         OutboxMessage.game_id == found.id,
-                        OutboxMessage.state == "failed",
+                        OutboxMessage.state.in_(("failed", "cancelled")),
                     )
-                    .group_by(OutboxMessage.last_error)
+                    .group_by(OutboxMessage.state, OutboxMessage.last_error)
+                    .order_by(OutboxMessage.state, OutboxMessage.last_error)
                 ).tuples()
                 audience = sum(groups.values())
                 holdout = groups.get("holdout", 0)
@@ -58,9 +61,21 @@ def show(game: str) -> None:
                     f"  campaign {campaign_id} {title}: audience {audience}, holdout {holdout}, "
                     f"issued {issued}, sent {states['sent']}, failed {states['failed']}, "
                     f"waiting {states['pending'] + states['sending']}, over quota {states['over_quota']}, "
-                    f"dropped {states['dropped']}"
+                    f"dropped {states['dropped']}, cancelled {states['cancelled']}"
                 )
-                for reason, count in reasons:
-                    click.echo(f"    failed {count}: {reason}")
+                for state, reason, count in reasons:
+                    click.echo(f"    {state} {count}: {reason}")
+            quota = stored_quota(session)
+            if quota is None:
+                click.echo("monthly quota: not read yet (`fanbot scheduler quota` reads it)")
+            else:
+                read = f"as read {quota.checked_at.astimezone(TOKYO):%Y-%m-%d %H:%M} JST"
+                if quota.limit is None:
+                    click.echo(f"monthly quota: no limit, {quota.used} messages used ({read})")
+                else:
+                    click.echo(
+                        f"monthly quota: {quota.remaining} of {quota.limit} messages left, "
+                        f"{quota.used} used ({read})"
+                    )
     except GameError as error:
         raise click.ClickException(str(error)) from error
