@@ -27,7 +27,7 @@ from coupons.issue import issue_coupon
 from coupons.models import Campaign, Coupon
 from data.catalog import load_catalog
 from data.games import Game, mark_final
-from data.line_quota import LineQuota, StoredQuota, stored_quota
+from data.line_quota import LineQuota, StoredQuota, save_quota, stored_quota
 from data.models import Fan
 from data.outbox import OutboxMessage
 from line_emulator.api import quota_month
@@ -238,6 +238,15 @@ def test_the_quota_job_keeps_lines_monthly_figure_and_the_last_one_when_line_is_
     with factory() as session:
         assert stored_quota(session) == kept
     assert "could not read LINE's monthly quota" in caplog.text
+
+
+def test_a_quota_figure_that_cannot_be_is_refused(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        with pytest.raises(ValueError, match="not a quota"):
+            save_quota(session, 100, -1, END)
+        with pytest.raises(ValueError, match="not a quota"):
+            save_quota(session, -5, 0, END)
+        assert stored_quota(session) is None
 
 
 def test_a_plan_without_a_monthly_limit_is_kept_as_no_limit(

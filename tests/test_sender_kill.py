@@ -31,6 +31,7 @@ from linebot.v3.messaging import TextMessage
 from sqlalchemy import func, insert, select
 
 from bot.line_client import serialize_messages
+from bot.settings import CONSENT_VERSION
 from data.database import make_engine, make_session_factory
 from data.models import Fan
 from data.outbox import OutboxItem, OutboxMessage, count_by_state, enqueue
@@ -89,7 +90,7 @@ def test_a_sender_killed_mid_send_and_restarted_gives_every_fan_exactly_one_mess
                     "line_user_id": user,
                     "source": "line",
                     "consented_at": now - timedelta(days=1),
-                    "consent_version": "2026-11",
+                    "consent_version": CONSENT_VERSION,
                     "is_following": True,
                     "created_at": now,
                 }
