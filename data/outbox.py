@@ -650,7 +650,9 @@ def cancel_game(session: Session, game_id: int, *, reason: str) -> int:
 
     Pending, held back by the quota, or being sent: a sender holding one of those may still
     record it ``sent`` (`record_outcomes`), the truth if LINE accepted it; every other answer
-    leaves it cancelled, and a cancelled row is never claimed again. Sent rows stay sent.
+    leaves it cancelled, and a cancelled row is never claimed again. Sent rows stay sent. A
+    sender draining at this moment still sends the rows it has already claimed (at most one
+    claim, `SenderPolicy.claim_size` requests, per sender); those are reported ``sent``.
     """
     result = cast(
         CursorResult[Any],
