@@ -215,10 +215,10 @@ class Postponement:
 def postpone_game(session: Session, ref: str, now: datetime) -> Postponement:
     """Postpone the game ``ref`` and call off its post-game send; commits nothing.
 
-    Its outbox messages not sent yet become ``cancelled`` (messages a running sender has already
-    claimed still go out, and are recorded sent if LINE accepts them), the coupons of the cancelled messages are voided
-    (never in マイクーポン, never redeemed), and the post-game job is due again: once the game
-    gets a new date (import) and ends, it runs as for any game.
+    Its outbox messages not sent yet become ``cancelled`` (messages a running sender has
+    already claimed still go out, and are recorded sent if LINE accepts them), the coupons of
+    the cancelled messages are voided (never in マイクーポン, never redeemed), and the post-game
+    job is due again: once the game gets a new date (import) and ends, it runs as for any game.
     """
     game = postpone(session, ref, now)
     cancelled = cancel_game(session, game.id, reason=POSTPONED)

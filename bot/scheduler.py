@@ -65,9 +65,11 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 DRAIN_SECONDS = 5
 QUOTA_MINUTES = 5
-# A B.League game takes about two hours from tip-off; unmarked games count as over after this.
+# A B.League game takes about two hours from tip-off; unmarked games count as over after this
+# (the default of `Settings.game_length_minutes`, FANBOT_GAME_LENGTH_MINUTES).
 GAME_LENGTH = timedelta(hours=2, minutes=30)
-# A post-game send found this long after the game's end is reported missed, not sent.
+# A post-game send found this long after the game's end is reported missed, not sent (the
+# default of `Settings.post_game_grace_minutes`, FANBOT_POST_GAME_GRACE_MINUTES).
 GRACE = timedelta(hours=3)
 ADVISORY_LOCK_KEY = 7_415_001  # fanbot's scheduler, one per database
 
@@ -85,10 +87,16 @@ def post_game_sweep(
     catalog: Catalog,
     now: datetime,
     *,
-    game_length: timedelta = GAME_LENGTH,
-    grace: timedelta = GRACE,
+    game_length: timedelta | None = None,
+    grace: timedelta | None = None,
 ) -> SweepReport:
-    """Run the post-game job of every game that ended and has not had it; one transaction per game."""
+    """Run the post-game job of every game that ended and has not had it; one transaction per game.
+
+    ``game_length`` and ``grace`` default to the settings' (`Settings.game_length_minutes`,
+    `Settings.post_game_grace_minutes`).
+    """
+    game_length = game_length or timedelta(minutes=settings.game_length_minutes)
+    grace = grace or timedelta(minutes=settings.post_game_grace_minutes)
     report = SweepReport()
     with factory() as session:
         pending = [game.id for game in games_ended_awaiting_post_game(session, now, game_length)]

@@ -68,6 +68,11 @@ class Settings:
     # How long a sender's claim on a message lasts: a sender killed mid-send leaves messages
     # "sending", and another drain sends them again (same retry key) once the claim has run out.
     sender_lease_seconds: float = 120.0
+    # The scheduler's post-game job (bot/scheduler.py): a game nobody marks final counts as over
+    # this long after tip-off, and a send found more than the grace period after the game's end
+    # (the scheduler was down) is reported missed instead of sent late.
+    game_length_minutes: int = 150
+    post_game_grace_minutes: int = 180
 
     @property
     def account_name(self) -> str:
@@ -196,6 +201,14 @@ class Settings:
             kwargs["sender_connections"] = int(connections)
         if lease := env.get("FANBOT_SENDER_LEASE_SECONDS", "").strip():
             kwargs["sender_lease_seconds"] = _lease(lease)
+        for name, key, most in (
+            ("FANBOT_GAME_LENGTH_MINUTES", "game_length_minutes", 24 * 60),
+            ("FANBOT_POST_GAME_GRACE_MINUTES", "post_game_grace_minutes", 7 * 24 * 60),
+        ):
+            if raw := env.get(name, "").strip():
+                if not raw.isdigit() or not 1 <= int(raw) <= most:
+                    raise SettingsError(f"{name} must be whole minutes from 1 to {most}, got {raw!r}")
+                kwargs[key] = int(raw)
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.scheduler import (
     GAME_LENGTH,
-    GRACE,
     _Context,
     _running,
     expire_coupons,
@@ -67,10 +66,14 @@ def test_an_unmarked_game_counts_as_over_after_its_usual_length(factory: session
     assert len(report.sent) == 1 and report.messages == 1
 
 
+# Configured (FANBOT_GAME_LENGTH_MINUTES, FANBOT_POST_GAME_GRACE_MINUTES) rather than the defaults.
+CONFIGURED = {"game_length_minutes": 100, "post_game_grace_minutes": 30}
+
+
 @pytest.mark.parametrize("ended_by", ["marked final", "its usual length"])
 @pytest.mark.parametrize(
     ("down_for", "outcome"),
-    [(GRACE - timedelta(minutes=1), "done"), (GRACE + timedelta(minutes=1), "missed")],
+    [(timedelta(minutes=29), "done"), (timedelta(minutes=31), "missed")],
     ids=["back inside the grace period", "back after it"],
 )
 def test_a_scheduler_down_across_a_games_end_sends_late_only_inside_the_grace_period(
@@ -84,7 +87,7 @@ def test_a_scheduler_down_across_a_games_end_sends_late_only_inside_the_grace_pe
 ) -> None:
     """The scheduler process is down when the game ends and starts ``down_for`` after the end."""
     _season(factory)
-    end = TIPOFF + GAME_LENGTH
+    end = TIPOFF + timedelta(minutes=CONFIGURED["game_length_minutes"])
     if ended_by == "marked final":
         end = END
         with factory() as session, session.begin():
@@ -97,7 +100,12 @@ def test_a_scheduler_down_across_a_games_end_sends_late_only_inside_the_grace_pe
     stop = threading.Event()
     worker = threading.Thread(
         target=run_scheduler,
-        args=(_settings(database_url, emulator), load_catalog(), lambda: end + down_for, stop),
+        args=(
+            _settings(database_url, emulator).with_overrides(**CONFIGURED),
+            load_catalog(),
+            lambda: end + down_for,
+            stop,
+        ),
     )
     worker.start()
     state: str | None = None
