@@ -11,6 +11,10 @@ fan (`data.outbox`), before anything is sent; the sender then delivers the rows 
 - Quiet hours (22:00-08:00 in Japan): a campaign that says "wait" is queued for 08:00, one that
   says "drop" is not issued for this game (and reported).
 - Running it again for the same game issues and enqueues only what is new: nothing twice.
+
+`postpone_game` is the one way to postpone a game (the CLI's and the admin page's): besides the
+game's state, it calls off a send already planned: the game's messages not sent yet are
+cancelled and the coupons they carry voided; messages already sent stay sent.
 """
 
 from __future__ import annotations
@@ -29,18 +33,30 @@ from bot.coupon_cards import coupon_carousel
 from bot.settings import Settings
 from coupons.issue import game_occasion, issue_campaign
 from coupons.models import AudienceMember, Campaign, Coupon, LookalikeScore, Partner
+from coupons.outbox import void_cancelled
 from coupons.rules import parse_rule
 from coupons.wallet import held
 from data.catalog import Catalog
-from data.games import Game
+from data.games import Game, postpone
 from data.models import Fan
-from data.outbox import OutboxItem, enqueue
+from data.outbox import OutboxItem, cancel_game, enqueue
 
-__all__ = ["MAX_CARDS", "CampaignOutcome", "PostGamePlan", "plan_post_game", "send_time"]
+__all__ = [
+    "MAX_CARDS",
+    "POSTPONED",
+    "CampaignOutcome",
+    "PostGamePlan",
+    "Postponement",
+    "plan_post_game",
+    "postpone_game",
+    "send_time",
+]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_CARDS = 3
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(8, 0)
+# Why a cancelled message was not sent (in `fanbot sends show`).
+POSTPONED = "cancelled: the game was postponed before the message was sent"
 THANKS = {
     "win": "本日もご声援ありがとうございました！勝利のお祝いに、パートナー店舗のクーポンをお届けします。",
     "loss": "本日もご声援ありがとうございました！次の試合も応援をお願いします。クーポンをお届けします。",
@@ -135,7 +151,8 @@ def plan_post_game(
         line_user_id = fans.get(fan_id)
         if not line_user_id:
             continue
-        shown = sorted(held_cards, key=lambda pair: pair[1].expires_at)[:MAX_CARDS]
+        held_cards.sort(key=lambda pair: pair[1].expires_at)
+        shown = held_cards[:MAX_CARDS]
         words = _words(shown, result)
         bubbles = [
             held(coupon, partners[coupon.partner_id], campaign.image_url) for campaign, coupon in shown
@@ -152,6 +169,8 @@ def plan_post_game(
                 priority=priority.get(fan_id, 1.0),
                 campaign_id=shown[0][0].id,
                 game_id=game.id,
+                coupon_ids=tuple(coupon.id for _, coupon in shown),
+                held_coupon_ids=tuple(coupon.id for _, coupon in held_cards[MAX_CARDS:]),
             )
         )
     for at, items in items_by_time.items():
@@ -181,3 +200,36 @@ def _priorities(session: Session, cards: dict[int, list[tuple[Campaign, Coupon]]
         value = 1.0 if matched_by == "rule" or score is None else float(score)
         best[fan_id] = max(best.get(fan_id, 0.0), value)
     return best
+
+
+@dataclass(frozen=True)
+class Postponement:
+    game: Game
+    cancelled: int  # messages that will not be sent
+    voided: int  # coupons of those messages
+
+    @property
+    def called_off(self) -> str:
+        """What happened to the planned send, for the marketer; empty when nothing was planned."""
+        if not self.cancelled:
+            return ""
+        return (
+            f"送信予定のメッセージ {self.cancelled} 件を取り消し、"
+            f"そのクーポン {self.voided} 枚を無効にしました。"
+        )
+
+
+def postpone_game(session: Session, ref: str, now: datetime) -> Postponement:
+    """Postpone the game ``ref`` and call off its post-game send; commits nothing.
+
+    Its outbox messages not sent yet become ``cancelled`` (messages a running sender has
+    already claimed still go out, and are recorded sent if LINE accepts them), the coupons of
+    the cancelled messages are voided (never in マイクーポン, never redeemed), and the post-game
+    job is due again: once the game gets a new date (import) and ends, it runs as for any game.
+    """
+    game = postpone(session, ref, now)
+    cancelled = cancel_game(session, game.id, reason=POSTPONED)
+    voided = void_cancelled(session, game.id)
+    game.post_game_state = game.post_game_at = None
+    session.flush()
+    return Postponement(game, cancelled, voided)

@@ -13,6 +13,9 @@ in a process of its own (never inside web workers). Jobs:
   PostgreSQL.
 - ``coupon-expiry`` (hourly): coupons past their validity that were never used become ``expired``
   for reports, and LINE coupons of ended campaigns are closed.
+- ``quota`` (every `QUOTA_MINUTES`): reads LINE's monthly message quota and what has been used of
+  it, and keeps the figure in the database (`data.line_quota`) for the admin pages and
+  ``fanbot sends show``. A failed read keeps the last figure (with its time) and is logged.
 
 On PostgreSQL a second scheduler started by mistake waits on an advisory lock until the first
 one stops, instead of running the jobs twice. Each job is also a one-shot function the CLI calls.
@@ -30,23 +33,28 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.line_client import LineApiError, LineClient, MessageQuota
 from bot.metrics import log_event
 from bot.postgame import plan_post_game
 from bot.settings import Settings
 from coupons.models import Coupon
 from data.catalog import Catalog
 from data.games import ended_at, games_ended_awaiting_post_game
+from data.line_quota import save_quota
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
     "GAME_LENGTH",
     "GRACE",
+    "QUOTA_MINUTES",
     "SWEEP_SECONDS",
     "SweepReport",
     "coupon_expiry_job",
     "expire_coupons",
     "post_game_job",
     "post_game_sweep",
+    "quota_job",
+    "refresh_quota",
     "run_scheduler",
     "scheduler_lock",
     "sender_job",
@@ -56,9 +64,12 @@ log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
 DRAIN_SECONDS = 5
-# A B.League game takes about two hours from tip-off; unmarked games count as over after this.
+QUOTA_MINUTES = 5
+# A B.League game takes about two hours from tip-off; unmarked games count as over after this
+# (the default of `Settings.game_length_minutes`, FANBOT_GAME_LENGTH_MINUTES).
 GAME_LENGTH = timedelta(hours=2, minutes=30)
-# A post-game send found this long after the game's end is reported missed, not sent.
+# A post-game send found this long after the game's end is reported missed, not sent (the
+# default of `Settings.post_game_grace_minutes`, FANBOT_POST_GAME_GRACE_MINUTES).
 GRACE = timedelta(hours=3)
 ADVISORY_LOCK_KEY = 7_415_001  # fanbot's scheduler, one per database
 
@@ -76,10 +87,16 @@ def post_game_sweep(
     catalog: Catalog,
     now: datetime,
     *,
-    game_length: timedelta = GAME_LENGTH,
-    grace: timedelta = GRACE,
+    game_length: timedelta | None = None,
+    grace: timedelta | None = None,
 ) -> SweepReport:
-    """Run the post-game job of every game that ended and has not had it; one transaction per game."""
+    """Run the post-game job of every game that ended and has not had it; one transaction per game.
+
+    ``game_length`` and ``grace`` default to the settings' (`Settings.game_length_minutes`,
+    `Settings.post_game_grace_minutes`).
+    """
+    game_length = game_length or timedelta(minutes=settings.game_length_minutes)
+    grace = grace or timedelta(minutes=settings.post_game_grace_minutes)
     report = SweepReport()
     with factory() as session:
         pending = [game.id for game in games_ended_awaiting_post_game(session, now, game_length)]
@@ -116,6 +133,29 @@ def expire_coupons(factory: Callable[[], Session], now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
         return int(getattr(done, "rowcount", 0) or 0)
+
+
+def refresh_quota(
+    factory: Callable[[], Session],
+    settings: Settings,
+    now: datetime,
+    *,
+    read: Callable[[], MessageQuota] | None = None,
+) -> MessageQuota:
+    """Read LINE's monthly quota and consumption and keep the figure; raises `LineApiError`
+    (keeping the last figure) when LINE cannot be asked."""
+    quota = read() if read is not None else _read_quota(settings)
+    with factory() as session, session.begin():
+        save_quota(session, quota.limit, quota.used, now)
+    return quota
+
+
+def _read_quota(settings: Settings) -> MessageQuota:
+    client = LineClient(settings)
+    try:
+        return client.message_quota()
+    finally:
+        client.close()
 
 
 @contextmanager
@@ -195,6 +235,16 @@ def coupon_expiry_job() -> None:
         log.info("coupon expiry: %d coupons expired", expired)
 
 
+def quota_job() -> None:
+    ctx = _ctx()
+    try:
+        quota = refresh_quota(ctx.factory, ctx.settings, ctx.clock())
+    except LineApiError as error:
+        log.warning("quota: could not read LINE's monthly quota (%s); keeping the last figure", error)
+        return
+    log_event("line_quota", limit=quota.limit, used=quota.used)
+
+
 def run_scheduler(
     settings: Settings, catalog: Catalog, clock: Callable[[], datetime], stop: threading.Event
 ) -> None:
@@ -242,7 +292,15 @@ def run_scheduler(
                 id="coupon-expiry",
                 replace_existing=True,
             )
+            scheduler.add_job(
+                "bot.scheduler:quota_job",
+                "interval",
+                minutes=QUOTA_MINUTES,
+                id="quota",
+                replace_existing=True,
+            )
             scheduler.start()
+            quota_job()  # at start: the sender and the pages have a current figure
             post_game_job()  # at start: catch up with games that ended while it was down
             sender_job()
             stop.wait()

@@ -22,6 +22,8 @@ How it keeps its promises:
   LINE's reason. A 429 "You have reached your monthly limit." is no rate limit: the drain
   stops, and every row not yet sent becomes ``over_quota`` (reported, and put back with
   ``fanbot sender requeue``).
+- **Coupons.** The coupons a message carries get ``sent_at`` in the transaction that
+  records it sent (`coupons.outbox.mark_sent`), 409s included.
 - **The database going away.** Outcomes are kept in memory and written in batches; a write
   or claim that fails is retried with backoff for `SenderPolicy.database_patience` seconds,
   while the requests already claimed go on. If the database stays away the drain ends with
@@ -53,6 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.line_client import BulkLine, LineApiError, LineClient, MessageQuota
 from bot.metrics import SENDS, log_event
 from bot.settings import Settings
+from coupons.outbox import mark_sent
 from data.outbox import (
     ClaimReport,
     Delivery,
@@ -102,6 +105,7 @@ class SenderPolicy:
             push_rate=settings.sender_push_rate,
             multicast_rate=settings.sender_multicast_rate,
             connections=settings.sender_connections,
+            lease=timedelta(seconds=settings.sender_lease_seconds),
         )
 
 
@@ -279,6 +283,13 @@ class Sender:
 
 def _claim(session: Session, *, size: int, now: datetime, version: str, lease: timedelta) -> ClaimReport:
     return claim_batch(session, size, now, consent_version=version, lease=lease)
+
+
+def _record(session: Session, *, outcomes: list[Outcome], now: datetime) -> int:
+    """What LINE answered, and the coupons of the messages it accepted: sent (one transaction)."""
+    changed = record_outcomes(session, outcomes, now)
+    mark_sent(session, [row_id for o in outcomes if o.state == "sent" for row_id in o.row_ids], now)
+    return changed
 
 
 class _Drain:
@@ -476,7 +487,7 @@ class _Drain:
         while self.outcomes:
             taken, self.outcomes = self.outcomes, []
             try:
-                await self._db(functools.partial(record_outcomes, outcomes=taken, now=self.sender.clock()))
+                await self._db(functools.partial(_record, outcomes=taken, now=self.sender.clock()))
             except BaseException:
                 self.outcomes[:0] = taken  # still unrecorded: the rows stay "sending"
                 raise

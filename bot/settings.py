@@ -65,6 +65,14 @@ class Settings:
     sender_push_rate: float = 1900.0
     sender_multicast_rate: float = 190.0
     sender_connections: int = 32
+    # How long a sender's claim on a message lasts: a sender killed mid-send leaves messages
+    # "sending", and another drain sends them again (same retry key) once the claim has run out.
+    sender_lease_seconds: float = 120.0
+    # The scheduler's post-game job (bot/scheduler.py): a game nobody marks final counts as over
+    # this long after tip-off, and a send found more than the grace period after the game's end
+    # (the scheduler was down) is reported missed instead of sent late.
+    game_length_minutes: int = 150
+    post_game_grace_minutes: int = 180
 
     @property
     def account_name(self) -> str:
@@ -191,6 +199,16 @@ class Settings:
                     f"FANBOT_SENDER_CONNECTIONS must be a number from 1 to 256, got {connections!r}"
                 )
             kwargs["sender_connections"] = int(connections)
+        if lease := env.get("FANBOT_SENDER_LEASE_SECONDS", "").strip():
+            kwargs["sender_lease_seconds"] = _lease(lease)
+        for name, key, most in (
+            ("FANBOT_GAME_LENGTH_MINUTES", "game_length_minutes", 24 * 60),
+            ("FANBOT_POST_GAME_GRACE_MINUTES", "post_game_grace_minutes", 7 * 24 * 60),
+        ):
+            if raw := env.get(name, "").strip():
+                if not raw.isdigit() or not 1 <= int(raw) <= most:
+                    raise SettingsError(f"{name} must be whole minutes from 1 to {most}, got {raw!r}")
+                kwargs[key] = int(raw)
         if store := env.get("FANBOT_EMULATOR_STATE", "").strip():
             kwargs["emulator_state_path"] = None if store.lower() in OFF_WORDS else Path(store)
         return cls(**kwargs)
@@ -206,6 +224,17 @@ def _rate(raw: str, name: str, ceiling: float) -> float:
             f"{name} must be requests per second, above 0 and at most LINE's {ceiling:g}, got {raw!r}"
         )
     return rate
+
+
+def _lease(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    # Shorter than a request can take, and a message still being sent would be claimed again.
+    if not 1 <= seconds <= 3600:
+        raise SettingsError(f"FANBOT_SENDER_LEASE_SECONDS must be seconds from 1 to 3600, got {raw!r}")
+    return seconds
 
 
 def _short(value: str, name: str, limit: int) -> str:

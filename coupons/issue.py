@@ -14,8 +14,11 @@ Race safety, by construction:
   concurrent issuers queue on the row (PostgreSQL re-checks the WHERE after the lock is
   released; SQLite's write lock serialises transactions), so the count never passes the cap;
 * "one per occasion" and "at most the limit" are the ``(campaign_id, fan_id, occasion)`` and
-  ``(campaign_id, fan_id, seq)`` unique constraints (``seq`` runs 1..limit): the insert runs
-  in a SAVEPOINT, and a losing racer looks again and gives its counter step back.
+  ``(campaign_id, fan_id, seq)`` unique constraints: a new coupon takes the next ``seq`` after
+  the fan's highest, so issuers that read the same holdings race for the same ``seq`` and only
+  one wins; the insert runs in a SAVEPOINT, and a losing racer looks again and gives its
+  counter step back. (A void coupon, whose send was called off, keeps its ``seq`` but gives
+  its occasion back and does not count against the limit: `coupons.outbox.void_cancelled`.)
 
 Nothing here commits; the caller's transaction decides.
 """
@@ -90,8 +93,9 @@ def coupon_window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime
     return campaign.valid_from, campaign.valid_until
 
 
-def _held(session: Session, campaign_id: int, fan_id: int, occasion: str) -> tuple[int, Coupon | None]:
-    """(how many of the campaign's coupons the fan holds, the one for ``occasion`` if any)."""
+def _held(session: Session, campaign_id: int, fan_id: int, occasion: str) -> tuple[int, int, Coupon | None]:
+    """(how many of the campaign's coupons count against the fan's limit, the highest seq, the
+    coupon for ``occasion`` if any). A void coupon (its send called off) does not count."""
     coupons = list(
         session.scalars(
             select(Coupon)
@@ -99,7 +103,12 @@ def _held(session: Session, campaign_id: int, fan_id: int, occasion: str) -> tup
             .execution_options(populate_existing=True)
         )
     )
-    return len(coupons), next((c for c in coupons if c.occasion == occasion), None)
+    counted = sum(1 for c in coupons if c.state != "void")
+    return (
+        counted,
+        max((c.seq for c in coupons), default=0),
+        next((c for c in coupons if c.occasion == occasion), None),
+    )
 
 
 def issue_coupon(
@@ -110,7 +119,7 @@ def issue_coupon(
     ``occasion`` "" is the default for one-off issuance (tests, a shop's own campaign); the
     callers that run repeatedly pass :func:`game_occasion` or :func:`send_occasion`.
     """
-    count, existing = _held(session, campaign_id, fan_id, occasion)
+    count, last_seq, existing = _held(session, campaign_id, fan_id, occasion)
     if existing is not None:
         return IssueResult("already", existing)
     limit = session.scalar(select(Campaign.per_fan_limit).where(Campaign.id == campaign_id))
@@ -140,7 +149,7 @@ def issue_coupon(
             partner_id=campaign.partner_id,
             fan_id=fan_id,
             code=new_code(),
-            seq=count + 1,
+            seq=last_seq + 1,
             occasion=occasion,
             state="issued",
             offer_title=campaign.title,
@@ -157,7 +166,7 @@ def issue_coupon(
         except IntegrityError:
             # Another issuer served this fan meanwhile (same occasion, or took the seq), or,
             # about 2⁻⁶³ per pair, the code was taken: look again and try the next free seq.
-            count, taken = _held(session, campaign_id, fan_id, occasion)
+            count, last_seq, taken = _held(session, campaign_id, fan_id, occasion)
             if taken is not None or count >= campaign.per_fan_limit:
                 _give_back(session, campaign_id, 1)
                 return IssueResult("already", taken) if taken is not None else IssueResult("limit")
@@ -268,12 +277,14 @@ def issue_campaign(
     )
     report.eligible = len(audience)
     report.holdout = sum(1 for member in audience if member.group == "holdout")
-    held: dict[int, tuple[int, int]] = {
-        fan_id: (int(count), int(has_occasion or 0))
-        for fan_id, count, has_occasion in session.execute(
+    # Per fan: coupons counting against the limit (void ones do not), highest seq, this occasion's.
+    held: dict[int, tuple[int, int, int]] = {
+        fan_id: (int(count or 0), int(last_seq or 0), int(has_occasion or 0))
+        for fan_id, count, last_seq, has_occasion in session.execute(
             select(
                 Coupon.fan_id,
-                func.count(),
+                func.sum(case((Coupon.state != "void", 1), else_=0)),
+                func.max(Coupon.seq),
                 func.max(case((Coupon.occasion == occasion, 1), else_=0)),
             )
             .where(Coupon.campaign_id == campaign.id, Coupon.fan_id.is_not(None))
@@ -284,13 +295,13 @@ def issue_campaign(
     for member in audience:
         if member.group != "targeted" or member.fan_id is None:
             continue
-        count, has_occasion = held.get(member.fan_id, (0, 0))
+        count, last_seq, has_occasion = held.get(member.fan_id, (0, 0, 0))
         if has_occasion:
             report.already += 1
         elif count >= campaign.per_fan_limit:
             report.at_limit += 1
         else:
-            todo.append((member.fan_id, count + 1))
+            todo.append((member.fan_id, last_seq + 1))
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start : start + CHUNK]
         issued = _issue_chunk(session, campaign.id, chunk, occasion, now)

@@ -59,6 +59,8 @@ class CampaignSends:
     waiting: int  # pending or being sent
     over_quota: int
     dropped: int
+    cancelled: int  # called off: the game was postponed before they went out
+    cancelled_reasons: tuple[tuple[str, int], ...]
 
     @property
     def will_send(self) -> bool:
@@ -155,12 +157,14 @@ def game_sends(
                 ).tuples()
             }
         )
-        reasons = session.execute(
-            select(OutboxMessage.last_error, func.count())
-            .where(*carried, OutboxMessage.state == "failed")
-            .group_by(OutboxMessage.last_error)
+        reasons: dict[str, list[tuple[str, int]]] = {"failed": [], "cancelled": []}
+        for state, reason, count in session.execute(
+            select(OutboxMessage.state, OutboxMessage.last_error, func.count())
+            .where(*carried, OutboxMessage.state.in_(tuple(reasons)))
+            .group_by(OutboxMessage.state, OutboxMessage.last_error)
             .order_by(func.count().desc())
-        ).tuples()
+        ).tuples():
+            reasons[str(state)].append((str(reason or "理由不明"), int(count)))
         if campaign.game_id == game.id:
             attached = "game"
         elif campaign.all_home_games and game.home:
@@ -183,10 +187,12 @@ def game_sends(
                 issued=int(issued or 0),
                 sent=states["sent"],
                 failed=states["failed"],
-                failed_reasons=tuple((str(reason or "理由不明"), int(count)) for reason, count in reasons),
+                failed_reasons=tuple(reasons["failed"]),
                 waiting=states["pending"] + states["sending"],
                 over_quota=states["over_quota"],
                 dropped=states["dropped"],
+                cancelled=states["cancelled"],
+                cancelled_reasons=tuple(reasons["cancelled"]),
             )
         )
     return GameSends(game.id, ran, rows)

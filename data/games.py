@@ -462,6 +462,8 @@ def mark_final(session: Session, ref: str, score: str, now: datetime) -> Game:
 
 
 def postpone(session: Session, ref: str, now: datetime) -> Game:
+    """The game's state only: to postpone a game use `bot.postgame.postpone_game`, which also
+    calls off a post-game send already planned for it (cancels its messages, voids their coupons)."""
     game = find_game(session, ref)
     if game.state == "final":
         raise GameError(f"試合「{game.key}」は終了しているため延期にできません。")

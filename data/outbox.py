@@ -22,6 +22,15 @@ them, never inside one:
 `plan_quota` / `stop_for_quota`
     keep the best-scored rows that fit in what is left of the month's quota and mark the
     rest ``over_quota``: reported, never silently dropped, and put back with `requeue_over_quota`.
+`cancel_game`
+    a game postponed after its send was planned: its rows not sent yet become ``cancelled``
+    (terminal, with the reason). A row being sent at that moment may still be recorded
+    ``sent`` by its sender, since LINE accepted it; nothing cancelled is ever claimed again.
+
+Coupons. A message may carry coupon cards: `OutboxItem.coupon_ids` are written to
+``outbox_coupons`` next to the row (``carried``; the coupons issued with it but not shown,
+``held_coupon_ids``, are linked with ``carried`` false), so the coupon layer can mark them
+sent when LINE accepts the message and void them when it is cancelled (`coupons.outbox`).
 
 Exactly once. Every row has a stable ``retry_key`` (a UUID) sent as ``X-Line-Retry-Key``, and
 LINE answers 409 instead of delivering again for 24 hours. A sender that dies mid-send leaves
@@ -48,6 +57,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     CursorResult,
     ForeignKey,
     Index,
@@ -76,9 +86,11 @@ __all__ = [
     "ClaimReport",
     "Delivery",
     "EnqueueReport",
+    "OutboxCoupon",
     "OutboxItem",
     "OutboxMessage",
     "Outcome",
+    "cancel_game",
     "claim_batch",
     "count_by_state",
     "enqueue",
@@ -89,7 +101,7 @@ __all__ = [
     "stop_for_quota",
 ]
 
-OUTBOX_STATES = ("pending", "sending", "sent", "failed", "over_quota", "dropped")
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "over_quota", "dropped", "cancelled")
 OUTBOX_KINDS = ("push", "multicast")
 MAX_MULTICAST_RECIPIENTS = 500
 # LINE remembers an accepted retry key for 24 hours; retrying later could deliver twice.
@@ -110,6 +122,7 @@ class OutboxMessage(Base):
         Index("ix_outbox_messages_batch_key", "batch_key"),
         Index("ix_outbox_messages_fan_id", "fan_id"),
         Index("ix_outbox_messages_campaign_id", "campaign_id"),
+        Index("ix_outbox_messages_game_id", "game_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -140,6 +153,20 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OutboxCoupon(Base):
+    """A coupon of a message: its card is in the message (``carried``), or it was issued with
+    the message and is only in マイクーポン (not ``carried``). No foreign key to ``coupons``:
+    that table belongs to the coupon layer, like the rows' campaign and game ids."""
+
+    __tablename__ = "outbox_coupons"
+
+    retry_key: Mapped[str] = mapped_column(
+        String(36), ForeignKey("outbox_messages.retry_key", ondelete="CASCADE"), primary_key=True
+    )
+    coupon_id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    carried: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 # -- writing messages in --------------------------------------------------------------------
 
 
@@ -148,7 +175,9 @@ class OutboxItem:
     """A message to enqueue. ``payload`` is the JSON array of LINE message objects.
 
     ``personal=False`` says the payload is the same for everyone who gets it (no name, no
-    coupon code): identical non-personal payloads then go out as multicast.
+    coupon code): identical non-personal payloads then go out as multicast. ``coupon_ids``
+    are the coupons whose cards the message carries, ``held_coupon_ids`` those issued with it
+    that it does not show; a message with coupons is personal.
     """
 
     fan_id: int
@@ -158,6 +187,8 @@ class OutboxItem:
     personal: bool = True
     campaign_id: int | None = None
     game_id: int | None = None
+    coupon_ids: tuple[int, ...] = ()
+    held_coupon_ids: tuple[int, ...] = ()
 
 
 @dataclass
@@ -180,14 +211,17 @@ def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> Enq
     report = EnqueueReport()
     shared: dict[str, list[OutboxItem]] = {}
     chunk: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
     for item in items:
         _check(item)
         if item.personal:
-            chunk.append(_row(item, now, kind="push"))
+            row = _row(item, now, kind="push")
+            chunk.append(row)
+            links.extend(_links(item, row["retry_key"]))
             report.push += 1
             if len(chunk) >= _INSERT_CHUNK:
-                _insert(session, chunk)
-                chunk = []
+                _insert(session, chunk, links)
+                chunk, links = [], []
         else:
             shared.setdefault(item.payload, []).append(item)
     for group in shared.values():
@@ -205,7 +239,7 @@ def enqueue(session: Session, items: Iterable[OutboxItem], now: datetime) -> Enq
             if len(chunk) >= _INSERT_CHUNK:
                 _insert(session, chunk)
                 chunk = []
-    _insert(session, chunk)
+    _insert(session, chunk, links)
     return report
 
 
@@ -214,6 +248,17 @@ def _check(item: OutboxItem) -> None:
         raise ValueError(f"outbox item for fan {item.fan_id} has no LINE user id")
     if not item.payload.lstrip().startswith("["):
         raise ValueError(f"outbox item for fan {item.fan_id}: payload must be a JSON array of messages")
+    if not item.personal and (item.coupon_ids or item.held_coupon_ids):
+        raise ValueError(f"outbox item for fan {item.fan_id} carries coupons, so it must be personal")
+
+
+def _links(item: OutboxItem, retry_key: str) -> list[dict[str, Any]]:
+    carried = [{"retry_key": retry_key, "coupon_id": c, "carried": True} for c in item.coupon_ids]
+    return carried + [
+        {"retry_key": retry_key, "coupon_id": c, "carried": False}
+        for c in item.held_coupon_ids
+        if c not in item.coupon_ids
+    ]
 
 
 def _row(item: OutboxItem, now: datetime, *, kind: str) -> dict[str, Any]:
@@ -234,9 +279,11 @@ def _row(item: OutboxItem, now: datetime, *, kind: str) -> dict[str, Any]:
     }
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, rows: list[dict[str, Any]], links: list[dict[str, Any]] | None = None) -> None:
     if rows:
         session.execute(insert(OutboxMessage), rows)
+    if links:
+        session.execute(insert(OutboxCoupon), links)
 
 
 # -- claiming work --------------------------------------------------------------------------
@@ -440,7 +487,9 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime
     """Write many outcomes in a few statements; returns how many rows changed.
 
     Only rows still ``sending`` change: if this sender's lease ran out and another sender
-    took the rows over, whatever that one records stands.
+    took the rows over, whatever that one records stands. The exception: ``sent`` also
+    replaces ``cancelled`` (the game was postponed while the message was on its way, and
+    LINE accepted it all the same: the report must say it went out).
     """
     params: dict[str, list[dict[str, Any]]] = {}
     for outcome in outcomes:
@@ -465,11 +514,10 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], now: datetime
             values |= {"sent_at": now, "accepted_request_id": bindparam("request_id")}
         else:
             values["next_attempt_at"] = bindparam("next_at")
-        statement = (
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.state == "sending")
-            .values(**values)
-        )
+        live = _TABLE.c.state == "sending"
+        if state == "sent":
+            live = or_(live, _TABLE.c.state == "cancelled")  # (no IN: this runs as executemany)
+        statement = update(_TABLE).where(_TABLE.c.id == bindparam("row_id"), live).values(**values)
         result = session.connection().execute(statement, rows)
         changed += max(0, result.rowcount or 0)
     return changed
@@ -589,6 +637,33 @@ def requeue_over_quota(session: Session, now: datetime, *, campaign_id: int | No
             .execution_options(synchronize_session=False)
         )
     return len(ids)
+
+
+# -- cancelling ---------------------------------------------------------------------------------
+
+
+_CANCELLABLE = ("pending", "sending", "over_quota")
+
+
+def cancel_game(session: Session, game_id: int, *, reason: str) -> int:
+    """The game's messages not sent yet will not be: ``cancelled`` with ``reason``; returns how many.
+
+    Pending, held back by the quota, or being sent: a sender holding one of those may still
+    record it ``sent`` (`record_outcomes`), the truth if LINE accepted it; every other answer
+    leaves it cancelled, and a cancelled row is never claimed again. Sent rows stay sent. A
+    sender draining at this moment still sends the rows it has already claimed (at most one
+    claim, `SenderPolicy.claim_size` requests, per sender); those are reported ``sent``.
+    """
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.game_id == game_id, OutboxMessage.state.in_(_CANCELLABLE))
+            .values(state="cancelled", last_error=reason)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return int(result.rowcount or 0)
 
 
 # -- reading and forgetting -------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 import coupons.models
 import coupons.visits  # noqa: F401  (check-in codes and visits on Base.metadata)
 import data.games
+import data.line_quota  # (the stored LINE quota on Base.metadata)
 import data.outbox  # noqa: F401  (the push outbox on Base.metadata)
 from data.database import make_engine
 from data.migrate import include_object, migration_connection

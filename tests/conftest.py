@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import coupons.models  # noqa: F401  (coupon tables on Base.metadata: truncated between tests)
+import data.line_quota  # (and the stored LINE quota)
 import data.outbox  # noqa: F401  (the outbox table too)
 from bot.app import create_app
 from bot.line_client import LineClient

@@ -15,6 +15,7 @@ from coupons.models import Campaign, Coupon, Partner
 from coupons.partners import create_partner
 from coupons.scores import FanScore, store_scores
 from data.games import Game
+from data.line_quota import save_quota
 from data.models import Answer, Fan
 from tests.conftest import FrozenClock, RunningEmulator, form_csrf
 
@@ -121,6 +122,25 @@ def test_a_campaign_is_created_previewed_and_activated(
     assert "配信中" in activated.get_data(as_text=True)
     session.expire_all()
     assert session.get(Campaign, campaign.id).state == "active"  # type: ignore[union-attr]
+
+
+def test_when_line_cannot_be_asked_the_page_shows_the_quota_last_read_with_its_time(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock, emulator: RunningEmulator
+) -> None:
+    created = _post(admin_client, "/admin/campaigns/new", _form(_shop(session, clock)))
+    page = created.headers["Location"]
+    emulator.state.inject_failures("/v2/bot/message/quota", [500])
+    never_read = admin_client.get(page).get_data(as_text=True)
+    save_quota(session, 1000, 250, clock())  # what the scheduler's quota job keeps
+    session.commit()
+    emulator.state.inject_failures("/v2/bot/message/quota", [500])
+    stored = admin_client.get(page).get_data(as_text=True)
+    live = admin_client.get(page).get_data(as_text=True)
+
+    assert "LINE から取得できませんでした" in never_read
+    assert "750 通（上限 1000 通、送信済み 250 通）" in stored
+    assert "LINE に繋がらないため、2026-11-28 21:30 時点の値です" in stored
+    assert "1000 通（上限 1000 通、送信済み 0 通）" in live and "時点の値" not in live
 
 
 def test_the_form_refuses_what_is_wrong_in_japanese_and_keeps_the_input(

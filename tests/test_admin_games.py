@@ -352,3 +352,33 @@ def test_the_expected_audience_stops_at_the_campaigns_cap(
     session.commit()
     page = admin_client.get(f"/admin/games/{game.id}").get_data(as_text=True)
     assert _row(page, campaign).startswith("限定1枚 この試合 配信中 1 人 ")
+
+
+def test_postponing_a_game_whose_send_was_planned_says_what_was_called_off(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.scheduler import GAME_LENGTH, post_game_sweep
+    from data.catalog import load_catalog
+    from data.outbox import OutboxMessage
+    from tests.test_postgame import SETTINGS, TIPOFF, _campaign, _fan
+
+    page = _upload(admin_client, "season.csv", SCHEDULE.encode())
+    today = session.scalars(select(Game).where(Game.key == "g-1128")).one()
+    _fan(session, 1, {"likes_super_sento": 1})
+    _campaign(session, "試合後クーポン", game_id=today.id)
+    session.commit()
+    # Nobody marked it final: it is over by its usual length, and the scheduler planned its send.
+    over = TIPOFF + GAME_LENGTH + timedelta(minutes=1)
+    planned = post_game_sweep(sessionmaker(bind=session.get_bind()), SETTINGS, load_catalog(), over)
+    assert planned.messages == 1
+
+    done = admin_client.post(
+        f"/admin/games/{today.id}/postpone", data={"csrf": form_csrf(page)}, follow_redirects=True
+    ).get_data(as_text=True)
+
+    assert "vs 仙台89ERS の試合を延期にしました。送信予定のメッセージ 1 件を取り消し、" in done
+    assert "そのクーポン 1 枚を無効にしました。" in done
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage.state)).all() == ["cancelled"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from data.models import Fan
 from data.outbox import (
     MAX_MULTICAST_RECIPIENTS,
     RETRY_WINDOW,
+    OutboxCoupon,
     OutboxItem,
     OutboxMessage,
     Outcome,
@@ -127,6 +129,40 @@ def test_a_payload_that_is_not_a_message_list_is_refused(db_session: Session, ma
 
     with pytest.raises(ValueError, match="JSON array"):
         enqueue(db_session, [OutboxItem(fan.id, str(fan.line_user_id), '{"type": "text"}')], NOW)
+
+
+def test_a_shared_message_carrying_coupons_is_refused_and_nothing_is_written(
+    db_session: Session, make_fans: MakeFans
+) -> None:
+    first, second = make_fans(2)
+    carrying = OutboxItem(second.id, str(second.line_user_id), SHARED, personal=False, held_coupon_ids=(7,))
+
+    with pytest.raises(ValueError, match="carries coupons, so it must be personal"):
+        enqueue(db_session, [personal(first), carrying], NOW)
+    db_session.rollback()
+
+    assert rows(db_session) == []
+
+
+def test_a_message_is_linked_to_the_coupons_it_carries_and_those_issued_with_it(
+    db_session: Session, make_fans: MakeFans
+) -> None:
+    (fan,) = make_fans(1)
+    item = personal(fan)
+    enqueue(db_session, [replace(item, coupon_ids=(11, 12), held_coupon_ids=(12, 13))], NOW)
+    db_session.commit()
+
+    (row,) = rows(db_session)
+    links = db_session.execute(
+        select(OutboxCoupon.retry_key, OutboxCoupon.coupon_id, OutboxCoupon.carried).order_by(
+            OutboxCoupon.coupon_id
+        )
+    ).all()
+    assert [tuple(link) for link in links] == [
+        (row.retry_key, 11, True),
+        (row.retry_key, 12, True),
+        (row.retry_key, 13, False),
+    ]
 
 
 # -- claiming -------------------------------------------------------------------------------
@@ -387,6 +423,7 @@ def test_counts_by_state_name_every_state(db_session: Session, make_fans: MakeFa
         "failed": 0,
         "over_quota": 0,
         "dropped": 0,
+        "cancelled": 0,
     }
 
 

@@ -124,6 +124,7 @@ def test_status_and_requeue_show_and_release_what_the_quota_held_back(
         ["failed", "0"],
         ["over_quota", "2"],
         ["dropped", "0"],
+        ["cancelled", "0"],
     ]
     assert requeued.output.strip() == "requeued 2 messages held back by the monthly quota"
     assert "sent 2 messages" in again.output

@@ -34,6 +34,10 @@ def test_missing_secret_names_the_variable() -> None:
         ("FANBOT_SENDER_PUSH_RATE", "2500"),  # above LINE's limit: every push past it is a 429
         ("FANBOT_SENDER_MULTICAST_RATE", "0"),
         ("FANBOT_SENDER_CONNECTIONS", "0"),
+        ("FANBOT_SENDER_LEASE_SECONDS", "0.5"),
+        ("FANBOT_SENDER_LEASE_SECONDS", "soon"),
+        ("FANBOT_GAME_LENGTH_MINUTES", "0"),
+        ("FANBOT_POST_GAME_GRACE_MINUTES", "3h"),
     ],
 )
 def test_bad_value_fails_fast_naming_the_variable(name: str, value: str) -> None:
@@ -109,3 +113,30 @@ def test_the_senders_rates_default_just_under_lines_limits_and_can_be_set() -> N
 
     assert (default.sender_push_rate, default.sender_multicast_rate) == (1900.0, 190.0)
     assert (tuned.sender_push_rate, tuned.sender_multicast_rate) == (950.0, 95.5)
+
+
+def test_the_game_length_and_the_post_game_grace_period_default_to_the_schedulers_and_can_be_set() -> None:
+    from datetime import timedelta
+
+    from bot.scheduler import GAME_LENGTH, GRACE
+
+    default = Settings.from_env(BASE, env_file=None)
+    tuned = Settings.from_env(
+        {**BASE, "FANBOT_GAME_LENGTH_MINUTES": "120", "FANBOT_POST_GAME_GRACE_MINUTES": "45"}, env_file=None
+    )
+
+    assert timedelta(minutes=default.game_length_minutes) == GAME_LENGTH
+    assert timedelta(minutes=default.post_game_grace_minutes) == GRACE
+    assert (tuned.game_length_minutes, tuned.post_game_grace_minutes) == (120, 45)
+
+
+def test_the_senders_lease_defaults_to_two_minutes_and_can_be_set() -> None:
+    from datetime import timedelta
+
+    from bot.sender import SenderPolicy
+
+    default = Settings.from_env(BASE, env_file=None)
+    short = Settings.from_env({**BASE, "FANBOT_SENDER_LEASE_SECONDS": "3"}, env_file=None)
+
+    assert SenderPolicy.from_settings(default).lease == timedelta(minutes=2)
+    assert SenderPolicy.from_settings(short).lease == timedelta(seconds=3)

@@ -32,6 +32,7 @@ from coupons.models import Campaign, Partner
 from coupons.rules import OPERATORS, RuleError, parse_rule
 from data.catalog import Catalog
 from data.games import Game
+from data.line_quota import StoredQuota, stored_quota
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 CONDITION_ROWS = 3
@@ -226,11 +227,12 @@ def _edit(campaign: Campaign | None) -> Any:
     )
 
 
-def _quota() -> MessageQuota | None:
+def _quota() -> MessageQuota | StoredQuota | None:
+    """LINE's figure now; when LINE cannot be asked, the one the scheduler last read (with its time)."""
     try:
         return get_line_client().message_quota()
     except LineApiError:
-        return None
+        return stored_quota(get_session())
 
 
 @bp.get("/campaigns/<id:campaign_id>")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from bot.admin.blueprint import bp
 from bot.app_context import get_catalog, get_settings, now
 from bot.db import get_session
+from bot.postgame import postpone_game
 from coupons.campaigns import STATE_LABELS as CAMPAIGN_STATE_LABELS
 from coupons.sends import game_sends, send_totals
 from data.games import (
@@ -28,7 +29,6 @@ from data.games import (
     mark_final,
     parse_games_csv,
     parse_games_ics,
-    postpone,
 )
 
 MAX_SCHEDULE_BYTES = 1024 * 1024
@@ -170,11 +170,11 @@ def game_final(game_id: int) -> Any:
 def game_postpone(game_id: int) -> Any:
     db = get_session()
     try:
-        game = postpone(db, str(game_id), now())
+        done = postpone_game(db, str(game_id), now())
         db.commit()
     except GameError as problem:
         db.rollback()
         flash(str(problem))
     else:
-        flash(f"vs {game.opponent} の試合を延期にしました。")
+        flash(f"vs {done.game.opponent} の試合を延期にしました。{done.called_off}")
     return redirect(url_for("admin.games"))

@@ -89,16 +89,23 @@ def games_final(game: str, score: str) -> None:
 @games.command("postpone")
 @click.argument("game")
 def games_postpone(game: str) -> None:
-    """Mark GAME (id or key) postponed; importing it again with a new date schedules it again."""
-    from data.games import GameError, postpone
+    """Mark GAME (id or key) postponed; importing it again with a new date schedules it again.
+
+    A post-game send already planned for it is called off: messages not sent yet are cancelled
+    and their coupons voided.
+    """
+    from bot.postgame import postpone_game
+    from data.games import GameError
     from data.models import utcnow
 
     try:
         with session_scope(load_database_settings().database_url) as session:
-            key = postpone(session, game, utcnow()).key
+            done = postpone_game(session, game, utcnow())
     except GameError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"延期: {key}")
+    click.echo(f"延期: {done.game.key}")
+    if done.called_off:
+        click.echo(done.called_off)
 
 
 @games.command("send")

@@ -25,7 +25,8 @@ def scheduler(ctx: click.Context) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(
-        "fanbot scheduler: post-game jobs every 30 s, sender every 5 s, coupon expiry hourly (Ctrl-C stops)"
+        "fanbot scheduler: post-game jobs every 30 s, sender every 5 s, LINE quota every 5 min, "
+        "coupon expiry hourly (Ctrl-C stops)"
     )
     run_scheduler(load_settings(), load_catalog(), utcnow, stop)
 
@@ -62,3 +63,27 @@ def expire() -> None:
         click.echo(f"coupons expired: {expire_coupons(make_session_factory(engine), utcnow())}")
     finally:
         engine.dispose()
+
+
+@scheduler.command("quota")
+def quota() -> None:
+    """Read LINE's monthly message quota and consumption once and keep the figure."""
+    from bot.commands.session import load_settings, require_schema
+    from bot.line_client import LineApiError
+    from bot.scheduler import refresh_quota
+    from data.database import make_engine, make_session_factory
+    from data.models import utcnow
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_schema(engine)
+        read = refresh_quota(make_session_factory(engine), settings, utcnow())
+    except LineApiError as error:
+        raise click.ClickException(f"could not read LINE's monthly quota: {error}") from error
+    finally:
+        engine.dispose()
+    if read.limit is None:
+        click.echo(f"monthly quota: no limit; {read.used} messages used this month")
+    else:
+        click.echo(f"monthly quota: {read.used} of {read.limit} messages used, {read.remaining} left")

@@ -241,6 +241,17 @@ def test_multicast_to_500_recipients_is_accepted_and_501_refused(clock: FrozenCl
     assert sum(len(state.messages_for(user)) for user in users) == 500
 
 
+def test_multicast_to_nobody_is_refused_and_counts_nothing(clock: FrozenClock) -> None:
+    app = make_app(clock, message_quota=None)
+    client = app.test_client()
+
+    refused = multicast(client, [])
+
+    assert refused.status_code == 400
+    assert refused.json is not None and refused.json["details"][0]["property"] == "to"
+    assert usage(client) == 0
+
+
 def test_the_command_line_sets_the_sending_limits() -> None:
     from line_emulator.__main__ import parse_config
 
