@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from coupons.models import AudienceMember, Campaign, Coupon, Partner
 from coupons.uplift import Uplift, uplift
 from coupons.visits import Visit
-from data.outbox import OutboxMessage
 
 __all__ = ["CampaignReport", "campaign_report", "partner_reports"]
 
@@ -84,18 +83,12 @@ def campaign_report(session: Session, campaign_id: int, window_days: int = 7) ->
     ).one_or_none()
     if row is None:
         return None
-    # Sent: its own push recorded ``sent_at`` (`bot.coupon_delivery`), or, for the post-game send
-    # through the outbox (one message per fan, carrying the fan's new cards), LINE accepted a
-    # message to the fan after the coupon was issued.
-    delivered = exists().where(
-        OutboxMessage.fan_id == Coupon.fan_id,
-        OutboxMessage.state == "sent",
-        OutboxMessage.sent_at >= Coupon.issued_at,
-    )
+    # Sent: LINE accepted the message showing its card — its own push (`bot.coupon_delivery`) or
+    # the post-game message through the outbox (`coupons.outbox.mark_sent`) set ``sent_at``.
     issued, sent, redeemed, started = session.execute(
         select(
             func.count(Coupon.id),
-            func.count(case((Coupon.sent_at.is_not(None) | delivered, 1))),
+            func.count(Coupon.sent_at),
             func.count(Coupon.redeemed_at),
             func.min(Coupon.issued_at),
         ).where(Coupon.campaign_id == campaign_id)

@@ -96,29 +96,6 @@ def test_a_shorter_window_counts_fewer_visits(db_session: Session) -> None:
         campaign_report(db_session, campaign_id, window_days=0)
 
 
-def test_a_coupon_delivered_by_the_post_game_message_counts_as_sent(db_session: Session) -> None:
-    """The post-game send goes through the outbox (one message per fan) and leaves ``sent_at`` empty."""
-    from sqlalchemy import select
-
-    from data.outbox import OutboxMessage
-
-    campaign_id, _, _ = plant(db_session, targeted=8, holdout=0, p_targeted=0.0, p_holdout=0.0, seed=1)
-    unsent = list(
-        db_session.scalars(select(Coupon).where(Coupon.sent_at.is_(None)).order_by(Coupon.id))
-    )  # the odd ones: 4 coupons
-    after, before = START + timedelta(minutes=5), START - timedelta(days=1)
-    outcomes = [("sent", after), ("pending", None), ("failed", None), ("sent", before)]
-    for coupon, (state, sent_at) in zip(unsent, outcomes, strict=True):
-        db_session.add(
-            OutboxMessage(fan_id=coupon.fan_id, payload="[]", state=state, sent_at=sent_at, game_id=1)
-        )
-    db_session.flush()
-    report = campaign_report(db_session, campaign_id)
-    assert report is not None
-    # 4 pushed with sent_at, 1 carried by a sent post-game message; not the waiting, failed or older one.
-    assert (report.issued, report.sent) == (8, 5)
-
-
 def test_unknown_campaign_has_no_report(db_session: Session) -> None:
     assert campaign_report(db_session, 999) is None
 
