@@ -94,6 +94,12 @@ def _checked(
         raise CampaignError(f"配信方法「{delivery}」は使えません。")
     if game_id is not None and all_home_games:
         raise CampaignError("「この試合の後」と「すべてのホームゲームの後」はどちらか一方にしてください。")
+    if delivery == "line_coupon" and (game_id is not None or all_home_games):
+        # The post-game message carries fanbot's own cards (several campaigns in one message).
+        raise CampaignError(
+            "LINEクーポンでの配信は「今すぐ・手動」のキャンペーンだけです。"
+            "試合の後に配るときはクーポンカードを選んでください。"
+        )
     if game_id is not None and session.get(Game, game_id) is None:
         raise CampaignError(f"試合 {game_id} は見つかりません。")
     if quiet_hours_policy not in QUIET_HOURS_POLICIES:

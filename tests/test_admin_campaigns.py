@@ -159,6 +159,10 @@ def test_the_form_refuses_what_is_wrong_in_japanese_and_keeps_the_input(
         ({"image_url": "http://example.com/a.png"}, "https://"),
         ({"title": ""}, "タイトルと特典内容を入力してください。"),
         ({"per_fan_limit": "0"}, "1人あたりの上限は 1〜100 枚にしてください（いま 0）。"),
+        (
+            {"delivery": "line_coupon", "when": "home"},
+            "LINEクーポンでの配信は「今すぐ・手動」のキャンペーンだけです。",
+        ),
         ({"per_fan_limit": "二枚"}, "1人あたりの上限「二枚」は数値ではありません。"),
     ]
     for overrides, message in cases:
