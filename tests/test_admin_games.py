@@ -283,7 +283,7 @@ def test_the_game_page_shows_the_planned_sends_then_what_was_sent_and_why_some_f
     assert 'id="past-sends"' in page and "試合後の配信の結果" in page
     assert "失敗 1 件：LINE API error 400: The user hasn&#39;t added the channel" in page
     row = _row(page, session.get(Campaign, first.campaign_id))  # type: ignore[arg-type]
-    assert re.search(r" 0 1 \d+ 0 0$", row), row  # sent 0, failed 1, waiting n, over quota 0, dropped 0
+    assert re.search(r" 0 1 \d+ 0 0 0$", row), row  # sent, failed, waiting, over quota, dropped, cancelled
     # A fan of both campaigns got one message with both cards: it counts under each campaign.
     for campaign in (this_game, every_home):
         _, _, issued, sent, failed, waiting, _, _ = (int(n) for n in _row(page, campaign).split()[1:])
@@ -382,3 +382,5 @@ def test_postponing_a_game_whose_send_was_planned_says_what_was_called_off(
     assert "そのクーポン 1 枚を無効にしました。" in done
     session.expire_all()
     assert session.scalars(select(OutboxMessage.state)).all() == ["cancelled"]
+    game_page = admin_client.get(f"/admin/games/{today.id}").get_data(as_text=True)
+    assert "送信予定だったメッセージ 1 件を取り消し" in game_page
