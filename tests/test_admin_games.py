@@ -286,7 +286,7 @@ def test_the_game_page_shows_the_planned_sends_then_what_was_sent_and_why_some_f
     assert re.search(r" 0 1 \d+ 0 0 0$", row), row  # sent, failed, waiting, over quota, dropped, cancelled
     # A fan of both campaigns got one message with both cards: it counts under each campaign.
     for campaign in (this_game, every_home):
-        _, _, issued, sent, failed, waiting, _, _ = (int(n) for n in _row(page, campaign).split()[1:])
+        _, _, issued, sent, failed, waiting, _, _, _ = (int(n) for n in _row(page, campaign).split()[1:])
         assert issued >= 1 and sent + failed + waiting == issued, _row(page, campaign)
     listing = admin_client.get("/admin/games").get_data(as_text=True)
     assert re.search(r"送信 0・<span class=\"error-text\">失敗 1</span>・待ち \d+", listing)
