@@ -140,6 +140,20 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+# The claim's walk (`claim_batch`): due rows of a state in the order they are taken, best-scored
+# first, and every column the choice of heads reads, so neither a sort of the whole queue nor a
+# lookup of each row is needed (migration 0016).
+Index(
+    "ix_outbox_messages_claim",
+    OutboxMessage.state,
+    OutboxMessage.priority.desc(),
+    OutboxMessage.id,
+    OutboxMessage.next_attempt_at,
+    OutboxMessage.kind,
+    OutboxMessage.batch_key,
+)
+
+
 # -- writing messages in --------------------------------------------------------------------
 
 
