@@ -48,6 +48,7 @@ VERSION_ENV = "FANBOT_BENCH_FANOUT_FANS"
 LINE_PUSH_LIMIT = 2000.0
 LINE_MULTICAST_LIMIT = 200.0
 CONNECTIONS = 32
+CASE_WIDTH = 44
 PYTHON = sys.executable
 TOKYO_TIPOFF = (TIPOFF + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
 SCHEDULE = f"key,tipoff,opponent,home_away,venue\nbench,{TOKYO_TIPOFF},仙台89ERS,home,アリーナ\n"
@@ -256,9 +257,10 @@ class Emulator:
         return result
 
     def close(self) -> None:
-        assert self.process.stdin is not None
+        assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.close()
         self.process.wait(timeout=60)
+        self.process.stdout.close()
 
 
 def _push_bodies(count: int) -> list[bytes]:
@@ -357,7 +359,7 @@ class Row:
 
 def emulator_alone(kind: str, requests: int, fans: int) -> Row:
     bodies = _push_bodies(requests) if kind == "push" else _multicast_bodies(requests, fans)
-    emulator = Emulator(max(fans, requests if kind == "push" else 0), None, None)
+    emulator = Emulator(max(fans, requests if kind == "push" else 500), None, None)
     try:
         path = "/v2/bot/message/push" if kind == "push" else "/v2/bot/message/multicast"
         seconds, statuses = asyncio.run(_fire(emulator.url + path, bodies, CONNECTIONS))
@@ -394,6 +396,8 @@ def fan_out(folder: Path, kind: str, fans: int, push_rate: float | None, *, bare
         drain.stdin.write("go\n")
         drain.stdin.flush()
         sent = json.loads(drain.stdout.read().strip().splitlines()[-1])
+        drain.stdin.close()
+        drain.stdout.close()
         drain.wait(timeout=60)
         stats = emulator.stats()
     finally:
@@ -427,7 +431,7 @@ def fan_out(folder: Path, kind: str, fans: int, push_rate: float | None, *, bare
 def print_table(title: str, rows: list[Row]) -> None:
     print(title)
     print(
-        f"{'case':<42} {'requests':>8} {'seconds':>8} {'req/s':>7} {'x alone':>7} "
+        f"{'case':<{CASE_WIDTH}} {'requests':>8} {'seconds':>8} {'req/s':>7} {'x alone':>7} "
         f"{'of limit':>8} {'429s':>5} {'RSS MB':>6}  note"
     )
     base = rows[0].rate
@@ -435,8 +439,8 @@ def print_table(title: str, rows: list[Row]) -> None:
         share = f"{row.rate / row.limit:.1%}" if row.limit else "-"
         rss = f"{row.rss_mb:.0f}" if row.rss_mb is not None else "-"
         print(
-            f"{row.case:<42} {row.requests:>8,} {row.seconds:>8.2f} {row.rate:>7.0f} {row.rate / base:>7.2f} "
-            f"{share:>8} {row.rate_limited:>5} {rss:>6}  {row.note}"
+            f"{row.case:<{CASE_WIDTH}} {row.requests:>8,} {row.seconds:>8.2f} {row.rate:>7.0f} "
+            f"{row.rate / base:>7.2f} {share:>8} {row.rate_limited:>5} {rss:>6}  {row.note}"
         )
 
 
