@@ -185,7 +185,12 @@ class Contract:
                 defs = self._api_defs if which == "api" else self._webhook_defs
                 schema = {**_rewrite_refs(root), "$defs": defs}
                 remembering = validators_extend(  # type: ignore[no-untyped-call]
-                    Draft202012Validator, {"$ref": _remembering_ref(set(), threading.Lock())}
+                    Draft202012Validator,
+                    {
+                        "$ref": _remembering_ref(set(), threading.Lock()),
+                        "if": _discriminating_if,
+                        "allOf": _discriminating_all_of,
+                    },
                 )
                 validators = (Draft202012Validator(schema), remembering(schema))
                 self._validators[(which, key)] = validators
@@ -207,6 +212,64 @@ _ORIGINAL_REF = Draft202012Validator.VALIDATORS["$ref"]
 
 
 _TEXTS = threading.local()
+_ORIGINAL_IF = Draft202012Validator.VALIDATORS["if"]
+
+
+def _discriminating_if(validator: Any, if_schema: Any, instance: Any, schema: Any) -> Any:
+    """The ``if`` keyword, answering the dispatch conditions `prepare_schemas` writes without a
+    validator of their own.
+
+    ``{"required": [p], "properties": {p: {"const": v}}}`` holds for anything but an object, and
+    for an object whose ``p`` is ``v``: for a string ``v`` and a string ``p`` that is plain
+    equality. Every other condition (and value) goes to jsonschema's own ``if``. A message type
+    is chosen among a dozen or more such conditions, each a validator of its own otherwise.
+    """
+    prop, value = _dispatch_condition(if_schema)
+    if prop is None or (
+        isinstance(instance, dict) and prop in instance and not isinstance(instance[prop], str)
+    ):
+        yield from _ORIGINAL_IF(validator, if_schema, instance, schema)
+        return
+    holds = not isinstance(instance, dict) or (prop in instance and instance[prop] == value)
+    if holds and "then" in schema:
+        yield from validator.descend(instance, schema["then"], schema_path="then")
+    elif not holds and "else" in schema:
+        yield from validator.descend(instance, schema["else"], schema_path="else")
+
+
+def _discriminating_all_of(validator: Any, all_of: Any, instance: Any, schema: Any) -> Any:
+    """The ``allOf`` keyword, passing over the dispatch parts that cannot apply to this object.
+
+    A part ``{"if": <dispatch condition>, "then": ...}`` (no ``else``) says nothing about an
+    object whose property is missing or another string; jsonschema's ``allOf`` would still set
+    up a validator for it. Every other part is checked as jsonschema checks it.
+    """
+    for index, subschema in enumerate(all_of):
+        if isinstance(instance, dict) and isinstance(subschema, dict) and set(subschema) == {"if", "then"}:
+            prop, value = _dispatch_condition(subschema["if"])
+            if prop is not None and (
+                prop not in instance or (isinstance(instance[prop], str) and instance[prop] != value)
+            ):
+                continue
+        yield from validator.descend(instance, subschema, schema_path=index)
+
+
+def _dispatch_condition(if_schema: Any) -> tuple[str | None, str | None]:
+    """(p, v) when ``if_schema`` is exactly a dispatch condition on a string value, else (None, None)."""
+    if not isinstance(if_schema, dict) or set(if_schema) != {"required", "properties"}:
+        return None, None
+    required, properties = if_schema["required"], if_schema["properties"]
+    if not (isinstance(required, list) and len(required) == 1 and isinstance(properties, dict)):
+        return None, None
+    prop = required[0]
+    if (
+        set(properties) != {prop}
+        or not isinstance(properties[prop], dict)
+        or set(properties[prop]) != {"const"}
+    ):
+        return None, None
+    value = properties[prop]["const"]
+    return (prop, value) if isinstance(prop, str) and isinstance(value, str) else (None, None)
 
 
 def _remembering_ref(valid: set[tuple[str, str]], lock: threading.Lock) -> Any:
