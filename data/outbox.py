@@ -362,6 +362,9 @@ def claim_batch(
                 OutboxMessage.id.in_(head_ids),
                 and_(OutboxMessage.batch_key.in_(batch_keys), OutboxMessage.state.in_(_LIVE)),
             )
+            if batch_keys
+            # Pushes only: an empty IN would still send SQLite through every live row (O(queue)).
+            else OutboxMessage.id.in_(head_ids)
         )
         .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
     ).all()
