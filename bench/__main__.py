@@ -9,6 +9,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench import (
         analysis_bench,
         coupon_bench,
+        fanout_bench,
         load_bench,
         segmentation_bench,
         uplift_bench,
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     coupon_bench.main(args)
     print()
     load_bench.main(args)
+    print()
+    fanout_bench.main(args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ app's public base URL (`Settings.image_base_url`), which real LINE requires to b
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,7 +29,7 @@ from coupons.codes import format_code
 from coupons.qr import qr_mac
 from coupons.wallet import CAROUSEL_LIMIT, HeldCoupon
 
-__all__ = ["coupon_card", "coupon_carousel", "japanese_datetime", "qr_image_url"]
+__all__ = ["CarouselTemplates", "coupon_card", "coupon_carousel", "japanese_datetime", "qr_image_url"]
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = "月火水木金土日"
@@ -115,3 +118,55 @@ def coupon_carousel(coupons: Sequence[HeldCoupon], settings: Settings, now: date
         return coupon_card(coupons[0], settings, now)
     bubbles = [_bubble(coupon, settings, now) for coupon in coupons]
     return FlexMessage(altText=_alt_text(coupons), contents=FlexCarousel(contents=bubbles))
+
+
+# Stand-in codes for `CarouselTemplates`: made anew in each process, so no real text contains one.
+_STAND_IN = "X" + uuid.uuid4().hex.upper()
+
+
+class CarouselTemplates:
+    """`coupon_carousel` as compact JSON text, for sending the same offers to many fans.
+
+    Fans matched by the same campaigns get the same cards but for their codes. Building and
+    serialising the SDK's models costs milliseconds a fan, so the carousel is built with the
+    SDK's models once per set of offers, with stand-in codes, and each fan's codes (the shown
+    code and the QR image's address) are pasted into that text. The result is exactly
+    ``json.dumps(coupon_carousel(coupons, settings, now).to_dict(), ensure_ascii=False,
+    separators=(",", ":"))``; should a stand-in code ever end up elsewhere in a card, the card
+    is built with the models for that fan instead.
+    """
+
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self._settings = settings
+        self._now = now
+        self._templates: dict[tuple[HeldCoupon, ...], str | None] = {}
+
+    def json(self, coupons: Sequence[HeldCoupon]) -> str:
+        key = tuple(replace(coupon, code="") for coupon in coupons)
+        if key not in self._templates:
+            stand_ins = [replace(coupon, code=f"{_STAND_IN}{n:02d}") for n, coupon in enumerate(coupons)]
+            text = self._build(stand_ins)
+            for coupon in stand_ins:
+                text = text.replace(self._quoted(qr_image_url(self._settings, coupon.code)), "\0")
+                text = text.replace(self._quoted(format_code(coupon.code)), "\0")
+            # Each stand-in must be in exactly the two places pasted below, and nowhere else.
+            self._templates[key] = None if _STAND_IN in text else self._build(stand_ins)
+        template = self._templates[key]
+        if template is None:
+            return self._build(list(coupons))
+        for n, coupon in enumerate(coupons):
+            stand_in = f"{_STAND_IN}{n:02d}"
+            template = template.replace(
+                self._quoted(qr_image_url(self._settings, stand_in)),
+                self._quoted(qr_image_url(self._settings, coupon.code)),
+            ).replace(self._quoted(format_code(stand_in)), self._quoted(format_code(coupon.code)))
+        return template
+
+    def _build(self, coupons: list[HeldCoupon]) -> str:
+        card = coupon_carousel(coupons, self._settings, self._now)
+        return json.dumps(card.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def _quoted(value: str) -> str:
+        # A whole JSON string, quotes included, so only whole values are ever replaced.
+        return json.dumps(value, ensure_ascii=False)

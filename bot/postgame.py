@@ -29,7 +29,7 @@ from linebot.v3.messaging import TextMessage
 from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from bot.coupon_cards import coupon_carousel
+from bot.coupon_cards import CarouselTemplates
 from bot.settings import Settings
 from coupons.issue import game_occasion, issue_campaign
 from coupons.models import AudienceMember, Campaign, Coupon, LookalikeScore, Partner
@@ -147,6 +147,9 @@ def plan_post_game(
     priority = _priorities(session, cards)
     result = game.result or "draw"
     items_by_time: dict[datetime, list[OutboxItem]] = defaultdict(list)
+    # The cards are built once per set of offers (not per fan) and serialised once, here.
+    carousels = CarouselTemplates(settings, now)
+    texts: dict[str, str] = {}
     for fan_id, held_cards in cards.items():
         line_user_id = fans.get(fan_id)
         if not line_user_id:
@@ -157,10 +160,11 @@ def plan_post_game(
         bubbles = [
             held(coupon, partners[coupon.partner_id], campaign.image_url) for campaign, coupon in shown
         ]
-        card = coupon_carousel(bubbles, settings, now)
-        payload = json.dumps(
-            [TextMessage(text=words).to_dict(), card.to_dict()], ensure_ascii=False, separators=(",", ":")
-        )
+        if words not in texts:
+            texts[words] = json.dumps(
+                TextMessage(text=words).to_dict(), ensure_ascii=False, separators=(",", ":")
+            )
+        payload = "[" + texts[words] + "," + carousels.json(bubbles) + "]"
         items_by_time[when[fan_id]].append(
             OutboxItem(
                 fan_id=fan_id,

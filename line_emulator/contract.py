@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.validators import extend as validators_extend
 
 SPEC_DIR_ENV = "FANBOT_LINE_OPENAPI_DIR"
 MESSAGING_API_FILE = "messaging-api.yml"
@@ -80,6 +81,10 @@ REFERENCE_LIMITS: dict[str, dict[str, Any]] = {
     # "#items-object": the label of a quick reply button's action is max 20 characters.
     "QuickReplyItem": {"properties": {"action": {"properties": {"label": {"maxLength": 20}}}}},
 }
+# Subtrees remembered as valid per validator (`_remembering_ref`): at most this many, each at most
+# this many characters of JSON; the memory is dropped whole when full.
+MEMO_ENTRIES = 20_000
+MEMO_MAX_CHARS = 4_096
 # "#f-bubble": a bubble's JSON is at most 30 KB; "#f-carousel": a carousel's at most 50 KB.
 # Counted as UTF-8 bytes of compact JSON, with KB = 1,000 bytes (the stricter reading).
 MAX_BUBBLE_BYTES = 30_000
@@ -117,7 +122,7 @@ class Contract:
     _operations: list[_Operation] = field(init=False, repr=False)
     _api_defs: dict[str, Any] = field(init=False, repr=False)
     _webhook_defs: dict[str, Any] = field(init=False, repr=False)
-    _validators: dict[tuple[str, str], Draft202012Validator] = field(
+    _validators: dict[tuple[str, str], tuple[Draft202012Validator, Draft202012Validator]] = field(
         init=False, repr=False, default_factory=dict
     )
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
@@ -147,8 +152,10 @@ class Contract:
             if operation.body_required:
                 return [ContractError("", f"{method.upper()} {operation.template} requires a JSON body")]
             return []
-        validator = self._validator("api", operation.method + " " + operation.template, operation.body_schema)
-        return _errors(validator, body) + flex_size_errors(body)
+        validators = self._validator(
+            "api", operation.method + " " + operation.template, operation.body_schema
+        )
+        return _errors(_pick(validators, body), body) + flex_size_errors(body)
 
     def expects_json(self, method: str, path: str) -> bool:
         """Whether this operation takes a JSON request body (so its Content-Type must say so)."""
@@ -156,8 +163,8 @@ class Contract:
         return operation is not None and operation.body_schema is not None
 
     def webhook_errors(self, body: Any) -> list[ContractError]:
-        validator = self._validator("webhook", "CallbackRequest", {"$ref": _DEFS_REF + "CallbackRequest"})
-        return _errors(validator, body)
+        validators = self._validator("webhook", "CallbackRequest", {"$ref": _DEFS_REF + "CallbackRequest"})
+        return _errors(_pick(validators, body), body)
 
     # -- internals --------------------------------------------------------------------
 
@@ -168,20 +175,152 @@ class Contract:
                 return operation
         return None
 
-    def _validator(self, which: str, key: str, root: dict[str, Any]) -> Draft202012Validator:
+    def _validator(
+        self, which: str, key: str, root: dict[str, Any]
+    ) -> tuple[Draft202012Validator, Draft202012Validator]:
+        """The plain validator of this root and one that remembers valid subtrees (same schema)."""
         with self._lock:
-            validator = self._validators.get((which, key))
-            if validator is None:
+            validators = self._validators.get((which, key))
+            if validators is None:
                 defs = self._api_defs if which == "api" else self._webhook_defs
                 schema = {**_rewrite_refs(root), "$defs": defs}
-                validator = Draft202012Validator(schema)
-                self._validators[(which, key)] = validator
-            return validator
+                remembering = validators_extend(  # type: ignore[no-untyped-call]
+                    Draft202012Validator,
+                    {
+                        "$ref": _remembering_ref(set(), threading.Lock()),
+                        "if": _discriminating_if,
+                        "allOf": _discriminating_all_of,
+                    },
+                )
+                validators = (Draft202012Validator(schema), remembering(schema))
+                self._validators[(which, key)] = validators
+            return validators
+
+
+def _pick(validators: tuple[Draft202012Validator, Draft202012Validator], body: Any) -> Draft202012Validator:
+    """The remembering validator for a body made of JSON types only (what ``json.loads`` gives),
+    the plain one otherwise: the memory is keyed by JSON text, which cannot tell a tuple from a
+    list or a key 1 from "1" though the schema can. Equality after a round trip says it can."""
+    try:
+        plain_json = json.loads(json.dumps(body)) == body
+    except (TypeError, ValueError):
+        plain_json = False
+    return validators[1] if plain_json else validators[0]
+
+
+_ORIGINAL_REF = Draft202012Validator.VALIDATORS["$ref"]
+
+
+_TEXTS = threading.local()
+_ORIGINAL_IF = Draft202012Validator.VALIDATORS["if"]
+
+
+def _discriminating_if(validator: Any, if_schema: Any, instance: Any, schema: Any) -> Any:
+    """The ``if`` keyword, answering the dispatch conditions `prepare_schemas` writes without a
+    validator of their own.
+
+    ``{"required": [p], "properties": {p: {"const": v}}}`` holds for anything but an object, and
+    for an object whose ``p`` is ``v``: for a string ``v`` and a string ``p`` that is plain
+    equality. Every other condition (and value) goes to jsonschema's own ``if``. A message type
+    is chosen among a dozen or more such conditions, each a validator of its own otherwise.
+    """
+    prop, value = _dispatch_condition(if_schema)
+    if prop is None or (
+        isinstance(instance, dict) and prop in instance and not isinstance(instance[prop], str)
+    ):
+        yield from _ORIGINAL_IF(validator, if_schema, instance, schema)
+        return
+    holds = not isinstance(instance, dict) or (prop in instance and instance[prop] == value)
+    if holds and "then" in schema:
+        yield from validator.descend(instance, schema["then"], schema_path="then")
+    elif not holds and "else" in schema:
+        yield from validator.descend(instance, schema["else"], schema_path="else")
+
+
+def _discriminating_all_of(validator: Any, all_of: Any, instance: Any, schema: Any) -> Any:
+    """The ``allOf`` keyword, passing over the dispatch parts that cannot apply to this object.
+
+    A part ``{"if": <dispatch condition>, "then": ...}`` (no ``else``) says nothing about an
+    object whose property is missing or another string; jsonschema's ``allOf`` would still set
+    up a validator for it. Every other part is checked as jsonschema checks it.
+    """
+    for index, subschema in enumerate(all_of):
+        if isinstance(instance, dict) and isinstance(subschema, dict) and set(subschema) == {"if", "then"}:
+            prop, value = _dispatch_condition(subschema["if"])
+            if prop is not None and (
+                prop not in instance or (isinstance(instance[prop], str) and instance[prop] != value)
+            ):
+                continue
+        yield from validator.descend(instance, subschema, schema_path=index)
+
+
+def _dispatch_condition(if_schema: Any) -> tuple[str | None, str | None]:
+    """(p, v) when ``if_schema`` is exactly a dispatch condition on a string value, else (None, None)."""
+    if not isinstance(if_schema, dict) or set(if_schema) != {"required", "properties"}:
+        return None, None
+    required, properties = if_schema["required"], if_schema["properties"]
+    if not (isinstance(required, list) and len(required) == 1 and isinstance(properties, dict)):
+        return None, None
+    prop = required[0]
+    if (
+        set(properties) != {prop}
+        or not isinstance(properties[prop], dict)
+        or set(properties[prop]) != {"const"}
+    ):
+        return None, None
+    value = properties[prop]["const"]
+    return (prop, value) if isinstance(prop, str) and isinstance(value, str) else (None, None)
+
+
+def _remembering_ref(valid: set[tuple[str, str]], lock: threading.Lock) -> Any:
+    """The ``$ref`` keyword, remembering which (reference, subtree) pairs were found valid.
+
+    Whether a subtree conforms to a ``$defs`` schema depends on nothing else (the documents have
+    no ``$id``, ``$dynamicRef`` or ``unevaluated*``), so a subtree seen valid before is valid
+    again, while one not remembered is checked in full, errors and all, every time. A
+    personalised coupon card differs from the last one only in its code and QR image: the rest
+    of it (boxes, texts, separators) is checked once instead of once per fan. Errors are never
+    remembered; only small subtrees are, so memory stays bounded.
+    """
+
+    def ref(validator: Any, reference: str, instance: Any, schema: Any) -> Any:
+        key = None
+        if isinstance(instance, dict | list):
+            # A subtree meets several references in a row (a base, then its subtype): its text
+            # is made once per validation (`_errors` starts each with an empty table).
+            texts: dict[int, str] | None = getattr(_TEXTS, "table", None)
+            text = texts.get(id(instance)) if texts is not None else None
+            if text is None:
+                text = json.dumps(instance, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                if texts is not None:
+                    texts[id(instance)] = text
+            if len(text) <= MEMO_MAX_CHARS:
+                key = (reference, text)
+                if key in valid:
+                    return
+        found = False
+        for error in _ORIGINAL_REF(validator, reference, instance, schema):
+            found = True
+            yield error
+        if key is not None and not found:
+            with lock:
+                if len(valid) >= MEMO_ENTRIES:
+                    valid.clear()
+                valid.add(key)
+
+    return ref
 
 
 def _errors(validator: Draft202012Validator, instance: Any) -> list[ContractError]:
     found: set[ContractError] = set()
-    for error in validator.iter_errors(instance):
+    # Texts of the subtrees of this instance by id, for `_remembering_ref`; valid while the
+    # instance (and so every id in it) is alive, which it is until this function returns.
+    _TEXTS.table = {}
+    try:
+        errors = list(validator.iter_errors(instance))
+    finally:
+        _TEXTS.table = None
+    for error in errors:
         location = _property_path(list(error.absolute_path))
         if error.validator == "required":
             missing = re.match(r"^'(.+)' is a required property$", error.message)

@@ -87,3 +87,44 @@ def test_load_bench_posts_signed_events_to_fanbot_serve_and_the_bare_app(
     # Every event was acknowledged and got its reply: the mix follows the conversation.
     assert errors == "0", out
     assert float(ratio) == pytest.approx(float(rate) / float(bare_rate), abs=0.02)
+
+
+def test_fanout_bench_sends_every_fan_one_message_and_prints_ratios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import fanout_bench
+
+    fanout_bench.main(["--quick", "--fans", "120", "--baseline", "60"])
+    out = capsys.readouterr().out
+    width = fanout_bench.CASE_WIDTH
+    tables = [
+        [
+            (line[:width].strip(), line[width:].split())
+            for line in block.splitlines()
+            if line.startswith(("emulator alone", "fan-out"))
+        ]
+        for block in out.split("\n\n")
+    ]
+    assert [[case for case, _ in table] for table in tables] == [
+        [
+            "emulator alone: bare push, no limiter",
+            "fan-out push, 120 fans",
+            "fan-out push, 120 fans, bare stand-in",
+        ],
+        [
+            "emulator alone: bare multicast, no limiter",
+            "fan-out multicast, 120 fans",
+            "fan-out multicast, 120 fans, bare stand-in",
+        ],
+    ], out
+    for printed in tables:
+        base_rate = float(printed[0][1][2])
+        for case, (requests, _seconds, rate, ratio, share, rejected, *note) in printed:
+            assert int(requests.replace(",", "")) > 0, case
+            # Each ratio is its row's rate over the emulator-alone rate printed above it.
+            assert float(ratio) == pytest.approx(float(rate) / base_rate, rel=0.05, abs=0.02), case
+            assert rejected == "0", case
+            if case.startswith("fan-out"):
+                assert share.endswith("%"), case
+                # Through the emulator and the bare stand-in alike: no fan missed, none twice.
+                assert "120 queued" in " ".join(note) and "every fan exactly one message" in " ".join(note)

@@ -252,3 +252,68 @@ def test_a_folder_without_the_spec_is_an_error_not_a_silent_skip(
         create_emulator_app(
             EmulatorConfig(channel_secret="s", channel_access_token="t", webhook_url="http://127.0.0.1:9/")
         )
+
+
+def _bubble(*texts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "flex",
+        "altText": "クーポン",
+        "contents": {
+            "type": "bubble",
+            "body": {"type": "box", "layout": "vertical", "contents": list(texts)},
+        },
+    }
+
+
+def test_parts_remembered_as_valid_do_not_hide_a_broken_one(contract: Contract) -> None:
+    # Fan after fan, the same card with one text changed: the unchanged parts are remembered as
+    # valid, and a broken part (or a broken copy of a remembered one) is still reported.
+    shop = {"type": "text", "text": "仙台の湯", "size": "sm"}
+    for code in ("AAAA-BBBB", "CCCC-DDDD", "EEEE-FFFF"):
+        body = reply_with(_bubble(shop, {"type": "text", "text": code}))
+        assert contract.validate_request("POST", REPLY, body) == []
+    broken_code = reply_with(_bubble(shop, {"type": "text", "size": "xl"}))
+    assert contract.validate_request("POST", REPLY, broken_code) == [
+        "messages[0].contents.body.contents[1]: must satisfy one of: "
+        "'contents' is a required property | 'text' is a required property"
+    ]
+    broken_shop = reply_with(_bubble({**shop, "wrap": "yes"}, {"type": "text", "text": "AAAA-BBBB"}))
+    problems = contract.validate_request("POST", REPLY, broken_shop)
+    assert problems and all(p.startswith("messages[0].contents.body.contents[0]") for p in problems)
+
+
+def test_a_body_of_python_values_json_cannot_tell_apart_is_checked_in_full(contract: Contract) -> None:
+    # A tuple serialises like a list, but the schema's "array" is a list only: nothing learned
+    # from the list may vouch for the tuple.
+    listed = reply_with(_bubble({"type": "text", "text": "x"}))
+    assert contract.validate_request("POST", REPLY, listed) == []
+    tupled = reply_with(_bubble({"type": "text", "text": "x"}))
+    tupled["messages"][0]["contents"]["body"]["contents"] = ({"type": "text", "text": "x"},)
+    assert contract.validate_request("POST", REPLY, tupled) != []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "text", "text": "ok"},
+        {"type": "text"},
+        {"type": "hologram", "text": "x"},
+        {"text": "no type"},
+        {"type": 7, "text": "a number for a type"},
+        "not an object",
+        _bubble({"type": "text", "text": "x"}, {"type": "image"}),
+        _bubble({"type": "box", "layout": "vertical", "contents": [{"type": "text", "wrap": "yes"}]}),
+        _bubble({"type": "button", "action": {"type": "postback", "label": "x"}}),
+    ],
+)
+def test_the_fast_validator_finds_exactly_what_jsonschema_finds(contract: Contract, message: Any) -> None:
+    # The emulator's validator remembers valid parts and dispatches message types without a
+    # validator per condition; jsonschema's own validator of the same schema is the reference.
+    from line_emulator.contract import _errors
+
+    plain, fast = contract._validator(
+        "api", "post /v2/bot/message/reply", {"$ref": "#/$defs/ReplyMessageRequest"}
+    )
+    body = reply_with(message)
+    for _ in range(2):  # the second time with whatever the first one remembered
+        assert _errors(fast, body) == _errors(plain, body)
