@@ -184,4 +184,4 @@ def test_frame_equals_read_sql_and_pivot_bit_for_bit_across_id_ranges(
     assert never not in frame.index
     assert "not_in_the_catalog" not in frame.columns
     pd.testing.assert_frame_equal(frame, reference, check_exact=True)
-    assert {1 / 3, 0.1, 2.5, 1e300, 2.0**60} <= set(frame.stack().tolist())
+    assert {1 / 3, 0.1, 2.5, 1e300, 2.0**60} <= set(frame.to_numpy().ravel().tolist())
