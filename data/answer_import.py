@@ -20,7 +20,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
@@ -273,6 +273,13 @@ def import_answers(
         batch = (fan_ids[rows], columns, values[chunk[rows], columns])
         if len(np.unique(fan_ids)) < len(fan_ids):  # a respondent on several rows of the chunk
             batch = _latest_answers(*batch, len(item_ids))
+        if session.get_bind().dialect.name == "postgresql":
+            # Respondents created for this chunk have no answers yet: their rows need no
+            # conflict check and go in by binary COPY; the others are upserted.
+            fresh = np.isin(batch[0], np.fromiter(resolver.just_created, dtype=np.int64))
+            _copy_answers(session, batch[0][fresh], item_ids, batch[1][fresh], batch[2][fresh], now)
+            batch = (batch[0][~fresh], batch[1][~fresh], batch[2][~fresh])
+            report.answers_stored += int(fresh.sum())
         _upsert_answers(session, batch[0], item_ids[batch[1]].tolist(), batch[2], now)
         report.answers_stored += len(batch[0])
         if after_chunk is not None:
@@ -320,6 +327,7 @@ class _RespondentResolver:
         self.updated: set[int] = set()
         self.line_fans_updated = 0
         self._new: set[int] = set()
+        self.just_created: set[int] = set()  # by the last `resolve`
 
     def resolve(self, ids: Sequence[str | None]) -> list[int]:
         unknown = sorted({i for i in ids if i is not None and not self._known(i)})
@@ -355,6 +363,7 @@ class _RespondentResolver:
             self._new.update(new_ids)
             for ref, slot in slot_of_ref.items():
                 self.by_key[ref] = new_ids[slot]
+        self.just_created = set(new_ids)
         resolved: list[int] = []
         for position, value in enumerate(ids):
             if position in slot_of_position:
@@ -445,6 +454,64 @@ def _upsert_answers(
 
 
 _COLUMNS = ("fan_id", "item_id", "value", "answered_at")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, no flags, no header extension
+_COPY_TRAILER = b"\xff\xff"
+_POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _copy_answers(
+    session: Session,
+    fan_ids: npt.NDArray[np.int64],
+    item_ids: npt.NDArray[np.object_],
+    columns: npt.NDArray[np.intp],
+    values: npt.NDArray[np.float64],
+    now: datetime,
+) -> None:
+    """Insert new answers with ``COPY ... FROM STDIN (FORMAT BINARY)``; the caller ensures none exists.
+
+    The binary rows are laid out by numpy, one fixed-size record type per item (the item id
+    is the only field whose length varies), so no Python object is made per answer: the
+    ``unnest`` arrays of `_upsert_answers` cost 4 µs per answer to send, and the conflict
+    check doubles the server's work.
+    """
+    if not len(fan_ids):
+        return
+    micros = (now - _POSTGRES_EPOCH) // timedelta(microseconds=1)
+    parts = [_COPY_HEADER]
+    order = np.argsort(columns, kind="stable")
+    starts = np.flatnonzero(np.diff(columns[order], prepend=-1))
+    for begin, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+        picked = order[begin:end]
+        item = str(item_ids[columns[picked[0]]]).encode()
+        record = np.empty(
+            len(picked),
+            dtype=[
+                ("fields", ">i2"),
+                ("fan_size", ">i4"),
+                ("fan_id", ">i8"),
+                ("item_size", ">i4"),
+                ("item_id", f"S{len(item)}"),
+                ("value_size", ">i4"),
+                ("value", ">f8"),
+                ("time_size", ">i4"),
+                ("answered_at", ">i8"),
+            ],
+        )
+        record["fields"] = 4
+        record["fan_size"] = record["value_size"] = record["time_size"] = 8
+        record["fan_id"] = fan_ids[picked]
+        record["item_size"] = len(item)
+        record["item_id"] = item
+        record["value"] = values[picked]
+        record["answered_at"] = micros
+        parts.append(record.tobytes())
+    parts.append(_COPY_TRAILER)
+    dbapi: Any = session.connection().connection.dbapi_connection  # a psycopg connection
+    with (
+        dbapi.cursor() as cursor,
+        cursor.copy("COPY answers (fan_id, item_id, value, answered_at) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.write(b"".join(parts))
 
 
 def _answers_table() -> Table:
