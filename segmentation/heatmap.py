@@ -238,5 +238,7 @@ def _draw(
             + "）",
             fontsize=8,
         )
-        figure.savefig(path, format="png")
+        # zlib's fastest level: a tenth of the drawing time saved for files ~10 % larger
+        # (flat colour blocks compress well at any level).
+        figure.savefig(path, format="png", pil_kwargs={"compress_level": 1})
     return path
