@@ -137,7 +137,22 @@ def _command_stage(name: str, url: str, csv_path: Path, out: Path) -> dict[str, 
 
 def _usage() -> dict[str, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+    return {"cpu": usage.ru_utime + usage.ru_stime, "peak_mb": _peak_mb(usage.ru_maxrss / 1024)}
+
+
+def _peak_mb(maxrss_mb: float) -> float:
+    """This process's own peak resident memory.
+
+    Linux carries ``ru_maxrss`` across ``exec``, so a child would report at least the
+    parent's peak at the fork (the survey generator's ~700 MB at 100,000 respondents);
+    ``VmHWM`` belongs to the process's own address space.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return maxrss_mb
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else maxrss_mb
 
 
 def _run_child(stage: str, url: str, csv_path: Path, out: Path) -> dict[str, float]:
