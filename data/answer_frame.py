@@ -23,7 +23,7 @@ Which fans count is decided by one small query on ``fans`` with the one consent 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,10 @@ def answers_frame(session: Session, catalog: Catalog, consent_version: str) -> p
     items = catalog.ids()
     matrix = np.full((len(fans), len(items)), np.nan)
     seen = np.zeros((len(fans), len(items)), dtype=bool)
+    row_of = _row_lookup(fans)
     for fan_ids, columns, values in _answers(session, items):
-        rows = np.searchsorted(fans, fan_ids)
-        keep = rows < len(fans)
-        keep[keep] &= fans[rows[keep]] == fan_ids[keep]
+        rows = row_of(fan_ids)
+        keep = rows >= 0
         matrix[rows[keep], columns[keep]] = values[keep]
         seen[rows[keep], columns[keep]] = True
     answered_items = np.asarray(seen.any(axis=0), dtype=bool)
@@ -78,6 +78,36 @@ def answers_frame(session: Session, catalog: Catalog, consent_version: str) -> p
         columns=[item for item, used in zip(items, answered_items.tolist(), strict=True) if used],
         copy=False,
     )
+
+
+def _row_lookup(fans: IntArray) -> Callable[[IntArray], IntArray]:
+    """A function from fan ids to their rows in the sorted ``fans`` (-1 for fans not in it).
+
+    Fan ids are mostly dense, so a table indexed by id answers in one gather; a binary
+    search of 10 million ids cost half a second. Sparse ids fall back to the search.
+    """
+    if not len(fans):
+        return lambda ids: np.full(len(ids), -1, dtype=np.int64)
+    low, high = int(fans[0]), int(fans[-1])
+    if high - low > 4 * len(fans) + 1_000_000:
+
+        def search(ids: IntArray) -> IntArray:
+            rows = np.searchsorted(fans, ids)
+            found = rows < len(fans)
+            found[found] &= fans[rows[found]] == ids[found]
+            return np.where(found, rows, -1)
+
+        return search
+    table = np.full(high - low + 1, -1, dtype=np.int64)
+    table[fans - low] = np.arange(len(fans))
+
+    def gather(ids: IntArray) -> IntArray:
+        inside = (ids >= low) & (ids <= high)
+        rows = np.full(len(ids), -1, dtype=np.int64)
+        rows[inside] = table[ids[inside] - low]
+        return rows
+
+    return gather
 
 
 def _answers(session: Session, items: list[str]) -> Iterator[Chunk]:

@@ -177,11 +177,16 @@ def test_frame_equals_read_sql_and_pivot_bit_for_bit_across_id_ranges(
                 Answer(fan_id=fan.id, item_id="not_in_the_catalog", value=1.0, answered_at=clock())
             )
     never = add_fan(db_session, clock, {"likes_sauna": 1}, line_user_id="U" + "d" * 32)  # no consent
+    # A far-away id: the loader's dense id table gives way to a binary search.
+    add_fan(
+        db_session, clock, {"likes_sauna": 1.0}, id=10_000_000, source="import", external_ref="import:far"
+    )
     db_session.commit()
 
     frame = answers_frame(db_session, catalog, CONSENT_VERSION)
     reference = _reference_frame(db_session, CONSENT_VERSION)
     assert never not in frame.index
+    assert frame.loc[10_000_000, "likes_sauna"] == 1.0
     assert "not_in_the_catalog" not in frame.columns
     pd.testing.assert_frame_equal(frame, reference, check_exact=True)
     assert {1 / 3, 0.1, 2.5, 1e300, 2.0**60} <= set(frame.to_numpy().ravel().tolist())
