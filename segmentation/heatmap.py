@@ -14,16 +14,22 @@ import matplotlib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Colormap, LinearSegmentedColormap
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Colormap, LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 __all__ = ["cluster_order", "japanese_font_name", "plot_heatmap", "plot_sports_heatmap"]
 
 # Inches per matrix cell: 0.14" fits a 6 pt label, which stays legible at 200 items.
 _CELL_INCHES = 0.14
 _LABEL_POINTS = 6.0
+_LABEL_PAD_POINTS = 3.5  # matplotlib's default gap between an axis and its tick labels
 _BAND_TICKS = (-1.0, -0.8, -0.5, -0.3, 0.0, 0.3, 0.5, 0.8, 1.0)
+# Opacity of the white laid over pairs that are not significant.
+_MUTED_ALPHA = 0.75
 
 
 def japanese_font_name() -> str:
@@ -160,6 +166,29 @@ def _label_inches(texts: Sequence[str]) -> float:
     return longest * em
 
 
+def _label_cells(figure: Figure, ax: Axes, row_labels: Sequence[str], column_labels: Sequence[str]) -> None:
+    """One text per row and column beside the cells, where tick labels would be.
+
+    Plain texts instead of ticks: matplotlib builds a tick (two lines, two labels, a grid
+    line) per label, which at 185 items a side cost more than drawing the labels.
+    """
+    ax.set_xticks([])
+    ax.set_yticks([])
+    pad = _LABEL_PAD_POINTS / 72.0
+    left = blended_transform_factory(ax.transAxes, ax.transData) + ScaledTranslation(
+        -pad, 0.0, figure.dpi_scale_trans
+    )
+    below = blended_transform_factory(ax.transData, ax.transAxes) + ScaledTranslation(
+        0.0, -pad, figure.dpi_scale_trans
+    )
+    for row, text in enumerate(row_labels):
+        ax.text(0.0, row, text, transform=left, ha="right", va="center_baseline", fontsize=_LABEL_POINTS)
+    for column, text in enumerate(column_labels):
+        ax.text(
+            column, 0.0, text, transform=below, ha="center", va="top", rotation=90, fontsize=_LABEL_POINTS
+        )
+
+
 def _draw(
     r: pd.DataFrame, path: Path, labels: Mapping[str, str], title: str, muted: pd.DataFrame | None = None
 ) -> Path:
@@ -180,27 +209,36 @@ def _draw(
         ax = figure.add_axes(
             (left / width, bottom / height, 1 - (left + right) / width, 1 - (top + bottom) / height)
         )
-        values = np.ma.masked_invalid(r.to_numpy(dtype=np.float64))
-        image = ax.imshow(values, cmap=_colormap(), vmin=-1.0, vmax=1.0, interpolation="nearest")
+        # The cells are coloured here, once per cell, and handed to Agg as 8-bit RGBA: given the
+        # float matrix, matplotlib would resample it to the output size first (a 185-item figure
+        # is ~4,800 px square) and colour and blend every pixel in float64 -- most of the
+        # drawing time and about 1 GB of memory.
+        cmap = _colormap()
+        norm = Normalize(vmin=-1.0, vmax=1.0)
+        cells = cmap(norm(np.ma.masked_invalid(r.to_numpy(dtype=np.float64))), bytes=True)
         if muted is not None:
             fade = muted.reindex(index=r.index, columns=r.columns).fillna(False).to_numpy(dtype=bool)
-            overlay = np.zeros((n_rows, n_cols, 4))
-            overlay[fade] = (1.0, 1.0, 1.0, 0.75)
-            ax.imshow(overlay, interpolation="nearest")
-        ax.set_xticks(np.arange(n_cols))
-        ax.set_yticks(np.arange(n_rows))
-        ax.set_xticklabels(column_labels, rotation=90, fontsize=_LABEL_POINTS)
-        ax.set_yticklabels(row_labels, fontsize=_LABEL_POINTS)
-        ax.tick_params(length=0)
+            # White at 75 % opacity over the cell's colour, as an overlay would composite it.
+            faded = cells[fade, :3] * (1 - _MUTED_ALPHA) + 255 * _MUTED_ALPHA
+            cells[fade, :3] = np.rint(faded).astype(np.uint8)
+        ax.pcolormesh(
+            np.arange(n_cols + 1) - 0.5, np.arange(n_rows + 1) - 0.5, cells, antialiased=False, linewidth=0
+        )
+        ax.set_xlim(-0.5, n_cols - 0.5)
+        ax.set_ylim(n_rows - 0.5, -0.5)
+        ax.set_aspect("equal")
+        _label_cells(figure, ax, row_labels, column_labels)
         ax.set_title(title, fontsize=14, pad=12)
         bar_height = min(0.6, 12.0 / height) * (1 - (top + bottom) / height)
         bar_axes = figure.add_axes((1 - (right - 0.15) / width, bottom / height, 0.18 / width, bar_height))
-        bar = figure.colorbar(image, cax=bar_axes, ticks=list(_BAND_TICKS))
+        bar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=bar_axes, ticks=list(_BAND_TICKS))
         bar.ax.set_ylabel(
             "r（赤: 正 / 青: 負 / 灰: 回答不足"
             + (" / 薄い色: q >= 0.05" if muted is not None else "")
             + "）",
             fontsize=8,
         )
-        figure.savefig(path, format="png")
+        # zlib's fastest level: a tenth of the drawing time saved for files ~10 % larger
+        # (flat colour blocks compress well at any level).
+        figure.savefig(path, format="png", pil_kwargs={"compress_level": 1})
     return path

@@ -36,9 +36,6 @@ from typing import Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
 from segmentation.correlation import target_correlations
@@ -251,6 +248,10 @@ def fit(
     intercept = math.log(base / (1 - base))
     coef_value = np.zeros(len(predictors))
     coef_answered = np.zeros(len(predictors))
+    # scikit-learn is imported where it is used: it costs a second of start-up to every
+    # `fanbot analyze`, most of which have no lookalike target.
+    from sklearn.linear_model import LogisticRegression
+
     if predictors and method == "logistic":
         features = np.hstack([z, answered.astype(np.float64)])
         lr = LogisticRegression(C=c, max_iter=1000)
@@ -415,6 +416,9 @@ def evaluate(
             f"精度の確認には「はい」と「いいえ」がそれぞれ {folds} 件以上必要です。"
             "回答が集まってから実行してください。"
         )
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
     oof = np.full(len(y), np.nan)
     fold_aucs: list[float] = []
     n_predictors: list[int] = []

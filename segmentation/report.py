@@ -23,9 +23,8 @@ from segmentation.correlation import (
     BANDS,
     Method,
     band,
-    correlation_matrix,
+    correlation_matrices,
     pairs_table,
-    rank_frame,
 )
 from segmentation.heatmap import plot_heatmap, plot_sports_heatmap
 from segmentation.lookalike import Evaluation, evaluate, fit
@@ -451,12 +450,11 @@ def analyze_frame(
     out.mkdir(parents=True, exist_ok=True)
     labels = catalog.labels
     counts = {item.id for item in catalog.items if item.answer_type == "count"}
-    rank_matrix = correlation_matrix(rank_frame(frame), progress=progress)
+    matrix, rank_matrix = correlation_matrices(frame, progress=progress)
     if method == "spearman":
         matrix = rank_matrix
         pairs = pairs_table(matrix, rank_matrix=rank_matrix, rank=True)
     else:
-        matrix = correlation_matrix(frame, progress=progress)
         pairs = pairs_table(matrix, rank_matrix=rank_matrix)
     files: dict[str, Path] = {"pairs": out / "pairs.csv"}
     pairs.to_csv(files["pairs"], index=False)

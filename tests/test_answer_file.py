@@ -138,3 +138,11 @@ def test_rows_keep_their_spreadsheet_numbers_when_blank_rows_are_dropped(tmp_pat
     frame = read_answer_file(_write(tmp_path, "id,a,b\n1,1,0\n,,\n3,0,1\n"))
     assert list(frame.index) == [2, 4]
     assert list(frame.loc[4]) == ["3", "0", "1"]
+
+
+def test_a_row_of_spaces_is_blank_but_a_value_after_spaces_keeps_its_row(tmp_path: Path) -> None:
+    from data.answer_file import read_answer_file
+
+    frame = read_answer_file(_write(tmp_path, "id,a,b\n1,1,0\n  , ,\u3000\n ,  ,1\n4,0,1\n"))
+    assert list(frame.index) == [2, 4, 5]
+    assert list(frame.loc[4]) == [" ", "  ", "1"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
@@ -126,3 +127,66 @@ def test_export_refuses_an_unknown_file_type(database_url: str, tmp_path: Path) 
     result = CliRunner().invoke(export_answers, [str(tmp_path / "answers.json")], env=env)
     assert result.exit_code != 0
     assert ".csv か .xlsx" in result.output
+
+
+def _reference_frame(session: Session, version: str) -> pd.DataFrame:
+    """The obvious loader, as the reference: read_sql of the usable answers, then pivot."""
+    from sqlalchemy import select
+
+    from data.consent import analysable_clause
+    from data.models import Answer
+
+    query = (
+        select(Answer.fan_id, Answer.item_id, Answer.value)
+        .join(Fan, Fan.id == Answer.fan_id)
+        .where(analysable_clause(version))
+    )
+    long = pd.read_sql(query, session.connection())
+    wide = long.pivot(index="fan_id", columns="item_id", values="value").astype(np.float64)
+    order = [item for item in load_catalog().ids() if item in wide.columns]
+    return wide.loc[:, order].rename_axis(columns=None)
+
+
+def test_frame_equals_read_sql_and_pivot_bit_for_bit_across_id_ranges(
+    db_session: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data import answer_frame as module
+    from data.models import Answer
+
+    # Ranges of 7 answer ids: many SQLite queries, and only some ranges hold a value that is
+    # not a whole number (which that range must read exactly).
+    monkeypatch.setattr(module, "SQLITE_ID_RANGE", 7)
+    rng = np.random.default_rng(11)
+    catalog = load_catalog()
+    items = catalog.ids()[:12]
+    odd = {3: 2.5, 17: 0.1, 40: 1 / 3, 41: -0.0, 55: 1e300, 56: 2.0**60, 57: -7.0}
+    answer = 0
+    for index in range(30):
+        fan = Fan(created_at=clock(), source="import", external_ref=f"import:{index}")
+        db_session.add(fan)
+        db_session.flush()
+        for item_id in items:
+            if rng.random() < 0.4:
+                continue
+            value = odd.get(answer, float(rng.integers(0, 5)))
+            db_session.add(Answer(fan_id=fan.id, item_id=item_id, value=value, answered_at=clock()))
+            answer += 1
+        db_session.flush()
+        if index == 0:
+            db_session.add(
+                Answer(fan_id=fan.id, item_id="not_in_the_catalog", value=1.0, answered_at=clock())
+            )
+    never = add_fan(db_session, clock, {"likes_sauna": 1}, line_user_id="U" + "d" * 32)  # no consent
+    # A far-away id: the loader's dense id table gives way to a binary search.
+    add_fan(
+        db_session, clock, {"likes_sauna": 1.0}, id=10_000_000, source="import", external_ref="import:far"
+    )
+    db_session.commit()
+
+    frame = answers_frame(db_session, catalog, CONSENT_VERSION)
+    reference = _reference_frame(db_session, CONSENT_VERSION)
+    assert never not in frame.index
+    assert frame.loc[10_000_000, "likes_sauna"] == 1.0
+    assert "not_in_the_catalog" not in frame.columns
+    pd.testing.assert_frame_equal(frame, reference, check_exact=True)
+    assert {1 / 3, 0.1, 2.5, 1e300, 2.0**60} <= set(frame.to_numpy().ravel().tolist())

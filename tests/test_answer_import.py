@@ -456,3 +456,24 @@ def test_a_large_import_lets_other_writers_in_between_chunks_on_sqlite(
         assert session.scalar(text("SELECT count(*) FROM probe")) == len(writes)
     engine.dispose()
     other.dispose()
+
+
+def test_a_respondent_again_in_a_later_chunk_is_updated_not_inserted_twice(
+    db_session: Session, tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data import answer_import
+
+    # Two rows per chunk: r1 is created (and, on PostgreSQL, copied in) by the first chunk
+    # and must be upserted by the third; r2 repeats inside one chunk.
+    monkeypatch.setattr(answer_import, "ROW_CHUNK", 2)
+    text = f"id,{BASEBALL}\nr1,1\nr3,1\nr2,1\nr2,0\nr1,0\n"
+    report = run_import(db_session, write_csv(tmp_path, text), catalog)
+
+    assert (report.respondents_created, report.answers_stored) == (3, 4)
+    answers = answers_by_respondent(db_session)
+    assert (answers["import:r1"], answers["import:r2"], answers["import:r3"]) == (
+        {BASEBALL: 0.0},
+        {BASEBALL: 0.0},
+        {BASEBALL: 1.0},
+    )
+    assert count(db_session, Answer) == 3

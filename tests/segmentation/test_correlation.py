@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from segmentation.correlation import PAIR_COLUMNS, band, bands, correlate, correlation_matrix
+from segmentation.correlation import (
+    PAIR_COLUMNS,
+    band,
+    bands,
+    correlate,
+    correlation_matrices,
+    correlation_matrix,
+    rank_frame,
+)
 from segmentation.synthetic import make_survey
 
 
@@ -212,3 +220,37 @@ def test_one_extreme_count_answer_is_flagged_by_the_rank_coefficient() -> None:
     assert abs(row["rank_r"]) < 0.3
     assert bool(row["rank_band_differs"]) is True
     assert correlate(frame, method="spearman").iloc[0]["band"] == "none"
+
+
+def _rank_edge_frame() -> pd.DataFrame:
+    """The mixed frame plus the columns the shared Pearson/rank pass treats specially."""
+    frame = _mixed_frame(seed=7, n=500)
+    rng = np.random.default_rng(8)
+    two = rng.choice([2.0, 7.0], size=len(frame))  # two values, not 0/1: ranks are linear in them
+    frame["two_valued"] = np.where(rng.random(len(frame)) < 0.3, np.nan, two)
+    frame["constant"] = np.where(rng.random(len(frame)) < 0.3, np.nan, 4.0)
+    frame["nobody"] = np.nan
+    frame["ties"] = np.where(
+        rng.random(len(frame)) < 0.4, np.nan, rng.integers(0, 4, len(frame)).astype(float)
+    )
+    return frame
+
+
+def test_rank_frame_equals_pandas_average_ranks() -> None:
+    frame = _rank_edge_frame()
+    pd.testing.assert_frame_equal(rank_frame(frame), frame.rank(method="average").astype(float))
+
+
+def test_shared_pass_gives_the_pearson_matrix_and_the_matrix_of_pandas_ranks() -> None:
+    frame = _rank_edge_frame()
+    pearson, rank = correlation_matrices(frame)
+    alone = correlation_matrix(frame)
+    # pandas' own ranks as the reference, not ours.
+    ranked = correlation_matrix(frame.rank(method="average"))
+    assert pearson.items == rank.items == list(frame.columns)
+    np.testing.assert_array_equal(pearson.n, alone.n)
+    np.testing.assert_array_equal(rank.n, ranked.n)
+    np.testing.assert_allclose(pearson.r, alone.r, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(rank.r, ranked.r, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(pearson.r, frame.corr().to_numpy(), atol=1e-9, rtol=0)
+    np.testing.assert_allclose(rank.r, frame.rank().corr().to_numpy(), atol=1e-9, rtol=0)
