@@ -189,6 +189,7 @@ def import_answers(
     skip_bad_rows: bool,
     now: datetime,
     after_chunk: Callable[[], None] | None = None,
+    store: bool = True,
 ) -> ImportReport:
     """Store the answers of a frame from `read_answer_file`; commits only through ``after_chunk``.
 
@@ -210,6 +211,10 @@ def import_answers(
     after_chunk : callable, optional
         Called after each chunk is written (never when the file has errors, which writes
         nothing): ``session.commit`` keeps each write transaction short.
+    store : bool, default True
+        False: a dry run for a preview. Everything is checked and counted exactly as an
+        import would, but nothing is written (new respondents get stand-in ids), so the
+        preview never holds SQLite's write lock for the length of an import.
 
     Returns
     -------
@@ -261,7 +266,7 @@ def import_answers(
     keep = np.flatnonzero(usable)
     answered = ~np.isnan(values)
     has_answers = answered.any(axis=1)
-    resolver = _RespondentResolver(session, now)
+    resolver = _RespondentResolver(session, now, store=store)
     item_ids = np.asarray([item.id for _, item in layout.items], dtype=object)
     for start in range(0, len(keep), ROW_CHUNK):
         block = keep[start : start + ROW_CHUNK]
@@ -273,15 +278,18 @@ def import_answers(
         batch = (fan_ids[rows], columns, values[chunk[rows], columns])
         if len(np.unique(fan_ids)) < len(fan_ids):  # a respondent on several rows of the chunk
             batch = _latest_answers(*batch, len(item_ids))
-        if session.get_bind().dialect.name == "postgresql":
+        if not store:
+            report.answers_stored += len(batch[0])
+        elif session.get_bind().dialect.name == "postgresql":
             # Respondents created for this chunk have no answers yet: their rows need no
             # conflict check and go in by binary COPY; the others are upserted.
             fresh = np.isin(batch[0], np.fromiter(resolver.just_created, dtype=np.int64))
             _copy_answers(session, batch[0][fresh], item_ids, batch[1][fresh], batch[2][fresh], now)
             batch = (batch[0][~fresh], batch[1][~fresh], batch[2][~fresh])
             report.answers_stored += int(fresh.sum())
-        _upsert_answers(session, batch[0], item_ids[batch[1]].tolist(), batch[2], now)
-        report.answers_stored += len(batch[0])
+        if store:
+            _upsert_answers(session, batch[0], item_ids[batch[1]].tolist(), batch[2], now)
+            report.answers_stored += len(batch[0])
         if after_chunk is not None:
             after_chunk()
 
@@ -319,9 +327,10 @@ class _RespondentResolver:
     import); a row without an id is a new anonymous respondent each time.
     """
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, now: datetime, *, store: bool = True) -> None:
         self.session = session
         self.now = now
+        self.store = store  # False: new respondents get negative stand-in ids, nothing is inserted
         self.by_key: dict[str, int] = {}  # "line:<id>" or "import:<id>" -> fan id
         self.created = 0
         self.updated: set[int] = set()
@@ -354,11 +363,16 @@ class _RespondentResolver:
         if slots:
             # One multi-row INSERT ... RETURNING in parameter order: the ORM's unit of work
             # spent a round trip per respondent here (100,000 of them in a large file).
-            rows = [{"source": IMPORT_SOURCE, "external_ref": ref, "created_at": self.now} for ref in slots]
-            # The Core table: the ORM's bulk insert path spent 40 µs per respondent here.
-            fans = Fan.metadata.tables[Fan.__tablename__]
-            statement = insert(fans).returning(fans.c.id, sort_by_parameter_order=True)
-            new_ids = list(self.session.execute(statement, rows).scalars())
+            if self.store:
+                rows = [
+                    {"source": IMPORT_SOURCE, "external_ref": ref, "created_at": self.now} for ref in slots
+                ]
+                # The Core table: the ORM's bulk insert path spent 40 µs per respondent here.
+                fans = Fan.metadata.tables[Fan.__tablename__]
+                statement = insert(fans).returning(fans.c.id, sort_by_parameter_order=True)
+                new_ids = list(self.session.execute(statement, rows).scalars())
+            else:
+                new_ids = list(range(-self.created - 1, -self.created - len(slots) - 1, -1))
             self.created += len(new_ids)
             self._new.update(new_ids)
             for ref, slot in slot_of_ref.items():

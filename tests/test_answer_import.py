@@ -477,3 +477,27 @@ def test_a_respondent_again_in_a_later_chunk_is_updated_not_inserted_twice(
         {BASEBALL: 1.0},
     )
     assert count(db_session, Answer) == 3
+
+
+def test_a_dry_run_reports_what_the_import_would_do_and_writes_nothing(
+    db_session: Session, tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from data import answer_import
+
+    monkeypatch.setattr(answer_import, "ROW_CHUNK", 2)
+    fan = line_fan(db_session)
+    run_import(db_session, write_csv(tmp_path, f"id,{BASEBALL}\nold,1\n", name="first.csv"), catalog)
+    db_session.commit()
+    before = (count(db_session, Fan), count(db_session, Answer))
+    text = f"id,{BASEBALL},{SOCCER}\n{fan.id},1,0\nold,0,\nnew,1,1\n,1,\nnew,0,\nlonely,,\n"
+    frame = read_answer_file(write_csv(tmp_path, text))
+
+    dry = import_answers(db_session, frame, catalog, skip_bad_rows=False, now=NOW, store=False)
+    db_session.rollback()
+    assert (count(db_session, Fan), count(db_session, Answer)) == before
+    real = import_answers(db_session, frame, catalog, skip_bad_rows=False, now=NOW)
+    db_session.commit()
+
+    assert dry == real
+    assert (real.respondents_created, real.respondents_updated, real.line_fans_updated) == (2, 2, 1)
+    assert (real.answers_stored, real.rows_without_answers) == (7, 1)

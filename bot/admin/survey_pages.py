@@ -141,11 +141,20 @@ def _error_rows(errors: list[str]) -> list[dict[str, str]]:
 
 
 def _dry_run(path: Path, *, skip_bad_rows: bool) -> tuple[Any, Any]:
-    """Read the file and run the import inside a transaction that is rolled back: nothing is stored."""
+    """Read the file and check it as the import would, writing nothing (``store=False``); the
+    read transaction ends after each chunk, so a preview never holds the database for long."""
     frame = read_answer_file(path)
     db = get_session()
     try:
-        report = import_answers(db, frame, get_catalog(), skip_bad_rows=skip_bad_rows, now=now())
+        report = import_answers(
+            db,
+            frame,
+            get_catalog(),
+            skip_bad_rows=skip_bad_rows,
+            now=now(),
+            store=False,
+            after_chunk=db.rollback,
+        )
     finally:
         db.rollback()
     return frame, report
