@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from linebot.v3.messaging import TextMessage
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.commands.sender import sender
 from bot.line_client import serialize_messages
-from bot.settings import CONSENT_VERSION
 from data.models import Fan
 from data.outbox import OutboxItem, count_by_state, enqueue
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, RunningEmulator
+from tests.fans import following_fans
 
 PUSH = "/v2/bot/message/push"
 
@@ -28,24 +28,8 @@ def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def queue(engine: Engine, emulator: RunningEmulator, count: int) -> list[str]:
     now = datetime.now(UTC)
-    users = [emulator.state.create_user(f"ファン{i}").user_id for i in range(count)]
-    for user in users:
-        emulator.state.set_following(user, True)
     with Session(engine) as session, session.begin():
-        session.execute(
-            insert(Fan),
-            [
-                {
-                    "line_user_id": user,
-                    "source": "line",
-                    "consented_at": now - timedelta(days=1),
-                    "consent_version": CONSENT_VERSION,
-                    "is_following": True,
-                    "created_at": now,
-                }
-                for user in users
-            ],
-        )
+        users = following_fans(session, emulator.state, count, now)
         fans = session.scalars(select(Fan).where(Fan.line_user_id.in_(users))).all()
         enqueue(
             session,

@@ -21,21 +21,21 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 from flask import Response, request
 from linebot.v3.messaging import TextMessage
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bot.line_client import serialize_messages
-from bot.settings import CONSENT_VERSION
 from data.database import make_engine, make_session_factory
 from data.models import Fan
 from data.outbox import OutboxItem, OutboxMessage, count_by_state, enqueue
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, RunningEmulator
+from tests.fans import following_fans
 
 ROOT = Path(__file__).resolve().parents[1]
 PUSH = "/v2/bot/message/push"
@@ -76,27 +76,11 @@ def test_a_sender_killed_mid_send_and_restarted_gives_every_fan_exactly_one_mess
     caplog.set_level(logging.WARNING, logger="werkzeug")  # not a log line per request
     state = emulator.state
     state.set_message_quota(None)
-    users = [state.create_user(f"ファン{i}").user_id for i in range(FANS)]
-    for user in users:
-        state.set_following(user, True)
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     now = datetime.now(UTC)
     with sessions() as session, session.begin():
-        session.execute(
-            insert(Fan),
-            [
-                {
-                    "line_user_id": user,
-                    "source": "line",
-                    "consented_at": now - timedelta(days=1),
-                    "consent_version": CONSENT_VERSION,
-                    "is_following": True,
-                    "created_at": now,
-                }
-                for user in users
-            ],
-        )
+        users = following_fans(session, state, FANS, now)
     with sessions() as session, session.begin():
         fans = session.execute(select(Fan.id, Fan.line_user_id).order_by(Fan.id)).all()
         enqueue(
