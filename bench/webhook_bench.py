@@ -4,7 +4,7 @@
 "ack + reply" adds the inbox worker's part (`bot.inbox.drain`): handled in its own transaction
 and answered through the local emulator over real HTTP. The baseline is ``GET /healthz`` (one
 database round trip through the same app), run side by side. Sequential, one client: the
-multi-client load generator of issue #11 is not written yet.
+multi-client game-night load is `bench.load_bench`.
 
 Run: ``.venv/bin/python -m bench.webhook_bench [--quick]``.
 """
