@@ -152,6 +152,10 @@ def _sqlite_answers(dbapi: Any, items: list[str]) -> Iterator[Chunk]:
     k = len(items)
     if not k:
         return
+    # Outside a transaction (a plain engine's session, where the driver begins one only before
+    # a write), the temporary table's writes would open one and pin this connection's view of
+    # the database; it is committed below, and it holds nothing but the temporary table.
+    opened_here = not dbapi.in_transaction
     cursor = dbapi.cursor()
     try:
         cursor.execute(
@@ -193,6 +197,8 @@ def _sqlite_answers(dbapi: Any, items: list[str]) -> Iterator[Chunk]:
     finally:
         cursor.execute(f"DROP TABLE IF EXISTS temp.{_CODES}")
         cursor.close()
+        if opened_here and dbapi.in_transaction:
+            dbapi.commit()
 
 
 def _integers(text: str | None) -> IntArray:

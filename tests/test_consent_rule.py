@@ -187,7 +187,8 @@ def test_a_new_consent_text_suspends_chat_pushes_and_analysis_together_until_agr
 
     # Agreeing to the new text brings the fan and the earlier answers back everywhere at once.
     new_line.postback(fan_id, postback_data(replies[-1], "同意する"))
-    assert set(everything_agrees(session, fan.id, NEW_VERSION, clock).values()) == {True}
+    agrees = everything_agrees(session, fan.id, NEW_VERSION, clock)
+    assert set(agrees.values()) == {True}, agrees
     frame = answers_frame(session, load_catalog(), NEW_VERSION)
     row = frame.loc[[fan.id]].iloc[0]
     assert answered <= {str(item) for item, value in row.items() if not pd.isna(value)}
