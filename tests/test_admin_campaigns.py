@@ -340,3 +340,28 @@ def test_the_per_fan_limit_is_set_on_the_form_and_kept_by_an_edit(
     )
     session.expire_all()
     assert session.get(Campaign, campaign.id).per_fan_limit == 2  # type: ignore[union-attr]
+
+
+def test_html_in_a_campaigns_text_is_shown_as_text_on_every_page(
+    admin_client: FlaskClient, session: Session, clock: FrozenClock
+) -> None:
+    shop = _shop(session, clock)
+    attack = '"><img src=x onerror=alert(1)>'
+    fields = _form(shop, title=f"入浴{attack}", offer_text=f"特典{attack}", terms=f"条件{attack}")
+    assert _post(admin_client, "/admin/campaigns/new", fields).status_code == 302
+    campaign = session.scalars(select(Campaign)).one()
+    for path in (
+        "/admin/campaigns",
+        f"/admin/campaigns/{campaign.id}",
+        f"/admin/campaigns/{campaign.id}/edit",
+        f"/admin/campaigns/{campaign.id}/report",
+        f"/admin/partners/{shop.id}/report",
+        "/admin/",
+    ):
+        response = admin_client.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert "<img src=x" not in html, path
+    assert "&lt;img src=x onerror=alert(1)&gt;" in admin_client.get(
+        f"/admin/campaigns/{campaign.id}"
+    ).get_data(as_text=True)

@@ -121,3 +121,14 @@ def test_the_dashboard_counts_what_the_fan_list_filter_shows(
     assert count and listed
     assert count.group(1) == listed.group(1)
     assert int(count.group(1)) == {"line": 3, "reachable": 1}[filter_key]
+
+
+def test_html_in_a_display_name_is_shown_as_text(
+    admin_client: FlaskClient, line: LineDriver, session: Session
+) -> None:
+    user = consented(line, "<script>alert(1)</script>")
+    fan = fan_of(session, user)
+    for path in ("/admin/fans", f"/admin/fans/{fan.id}", "/admin/fans?q=script"):
+        html = admin_client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
