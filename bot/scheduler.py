@@ -67,10 +67,10 @@ DRAIN_SECONDS = 5
 QUOTA_MINUTES = 5
 # A B.League game takes about two hours from tip-off; unmarked games count as over after this
 # (the default of `Settings.game_length_minutes`, FANBOT_GAME_LENGTH_MINUTES).
-GAME_LENGTH = timedelta(hours=2, minutes=30)
+GAME_LENGTH = timedelta(minutes=Settings.game_length_minutes)
 # A post-game send found this long after the game's end is reported missed, not sent (the
 # default of `Settings.post_game_grace_minutes`, FANBOT_POST_GAME_GRACE_MINUTES).
-GRACE = timedelta(hours=3)
+GRACE = timedelta(minutes=Settings.post_game_grace_minutes)
 ADVISORY_LOCK_KEY = 7_415_001  # fanbot's scheduler, one per database
 
 

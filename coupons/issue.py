@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +38,7 @@ from coupons.codes import new_code
 from coupons.models import Campaign, Coupon
 from coupons.rules import TargetRule
 from data.database import insert_new
+from data.games import TOKYO
 
 __all__ = [
     "IssueReport",
@@ -49,8 +49,6 @@ __all__ = [
     "issue_coupon",
     "send_occasion",
 ]
-
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def game_occasion(game_id: int) -> str:

@@ -9,7 +9,6 @@ calls and show the Japanese messages.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from coupons.campaigns import STATE_LABELS as CAMPAIGN_STATE_LABELS
 from coupons.sends import game_sends, send_totals
 from data.games import (
     GAME_STATES,
+    TOKYO,
     Game,
     GameError,
     edit_game,
@@ -34,7 +34,6 @@ from data.games import (
 MAX_SCHEDULE_BYTES = 1024 * 1024
 STATE_LABELS = {"scheduled": "予定", "live": "試合中", "final": "終了", "postponed": "延期"}
 POST_GAME_LABELS = {"done": "送信処理済み", "missed": "見送り（終了から時間が経ちすぎ）"}
-TOKYO = ZoneInfo("Asia/Tokyo")
 EDIT_FIELDS = ("opponent", "home_away", "venue", "tipoff", "state", "score")
 
 
